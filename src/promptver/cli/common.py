@@ -1,0 +1,51 @@
+"""Shared pieces of the commands: opening the registry, KEY=VALUE parsing, refs and times."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from promptver.errors import InvalidValue
+
+
+@contextmanager
+def registry(**kwargs: Any) -> Iterator[Any]:
+    from promptver.services.registry import Registry
+
+    reg = Registry.open(**kwargs)
+    try:
+        yield reg
+    finally:
+        reg.close()
+
+
+def parse_value(text: str) -> Any:
+    """A CLI value: JSON when it parses as JSON (0.2, true, [1], {"a": 1}), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_pairs(items: list[str] | None, what: str, *, typed: bool = True) -> dict[str, Any]:
+    pairs: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidValue(f"{what} {item!r} must look like KEY=VALUE")
+        if key in pairs:
+            raise InvalidValue(f"{what} {key!r} is given twice")
+        pairs[key] = parse_value(value) if typed else value
+    return pairs
+
+
+def parse_at(at: str | None) -> datetime | None:
+    if at is None:
+        return None
+    from promptver.core.refs import parse_time
+
+    return parse_time(at)

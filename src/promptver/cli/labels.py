@@ -1,0 +1,116 @@
+"""`promptver label ...` and `promptver rollback`: releases through append-only label events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from promptver.cli.common import registry
+from promptver.cli.output import emit_json, out, safe, table, when
+
+app = typer.Typer(help="Labels: point production, staging, ... at pairings; every move is kept.",
+                  no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _moved(event: object, moved: bool, as_json: bool) -> None:
+    if as_json:
+        emit_json({"moved": moved, **event.to_json()})  # type: ignore[attr-defined]
+        return
+    e = event  # type: ignore[assignment]
+    if not moved:
+        out(f"{e.prompt}@{e.label} already points at {e.pairing_id}; nothing changed")
+    elif e.pairing_id is None:
+        out(f"{e.prompt}@{e.label} removed (was {e.previous_pairing_id}) [event {e.seq}]")
+    else:
+        out(f"{e.prompt}@{e.label} -> {e.pairing_id} (was {e.previous_pairing_id or 'unset'}) [event {e.seq}]")
+
+
+@app.command("set")
+def set_(
+    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    label: Annotated[str, typer.Argument(help="Label, e.g. production.")],
+    pairing: Annotated[str, typer.Argument(help="Pairing id (from `promptver pair`) or NAME@OTHER_LABEL.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the label's history).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Point a label at a pairing (appends an event; the previous target is kept)."""
+    from promptver.services import labels
+
+    with registry() as reg:
+        event, moved = labels.move(reg, prompt, label, pairing, reason=reason)
+    _moved(event, moved, as_json)
+
+
+@app.command("remove")
+def remove(
+    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    label: Annotated[str, typer.Argument(help="Label.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Unset a label (appends an event pointing at nothing)."""
+    from promptver.services import labels
+
+    with registry() as reg:
+        event, moved = labels.move(reg, prompt, label, None, reason=reason, action="label.remove")
+    _moved(event, moved, as_json)
+
+
+@app.command("list")
+def list_(prompt: Annotated[str, typer.Argument(help="Prompt name.")], as_json: JsonOpt = False) -> None:
+    """The current labels of a prompt."""
+    with registry() as reg:
+        if reg.reader.series_id("prompt", prompt) is None:
+            from promptver.errors import NotFound
+
+            raise NotFound(f"no prompt named {prompt!r}")
+        current = {k: v for k, v in sorted(reg.reader.current_labels(prompt).items()) if v.pairing_id}
+        pairs = {k: reg.pairing(v.pairing_id) for k, v in current.items()}  # type: ignore[arg-type]
+    if as_json:
+        emit_json({k: {**v.to_json(), "prompt_version": pairs[k].prompt.ref, "model_version": pairs[k].model.ref}
+                   for k, v in current.items()})
+        return
+    table(["label", "pairing", "prompt", "model", "since", "by"],
+          [[k, v.pairing_id or "", pairs[k].prompt.ref, pairs[k].model.ref, when(v.created_at), v.actor]
+           for k, v in current.items()])
+
+
+@app.command("history")
+def history(
+    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    label: Annotated[Optional[str], typer.Argument(help="Only this label.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every move of a prompt's labels, oldest first."""
+    with registry() as reg:
+        if reg.reader.series_id("prompt", prompt) is None:
+            from promptver.errors import NotFound
+
+            raise NotFound(f"no prompt named {prompt!r}")
+        events = reg.reader.label_history(prompt, label)
+    if as_json:
+        emit_json([e.to_json() for e in events])
+        return
+    table(["when", "label", "event", "target", "previous", "by", "reason"],
+          [[when(e.created_at), e.label, str(e.seq), e.pairing_id or "(removed)", e.previous_pairing_id or "-",
+            e.actor, safe(e.reason)] for e in events])
+
+
+def register(root: typer.Typer) -> None:
+    @root.command("rollback")
+    def rollback(
+        prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+        label: Annotated[str, typer.Argument(help="Label to roll back.")],
+        reason: Annotated[str, typer.Option("--reason", help="Why.")] = "",
+        to: Annotated[Optional[int], typer.Option("--to", help="Go to the target of this event number instead.")] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Move a label back to where it pointed before its latest move (a new event)."""
+        from promptver.services import labels
+
+        with registry() as reg:
+            event, moved = labels.rollback(reg, prompt, label, reason=reason, to_seq=to)
+        _moved(event, moved, as_json)

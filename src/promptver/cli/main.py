@@ -1,0 +1,48 @@
+"""The `promptver` application: command groups, and the one place errors are rendered."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from promptver.cli import fetch, labels, models, prompts, registry_cmds
+from promptver.errors import PromptverError
+
+app = typer.Typer(
+    name="promptver",
+    help="Version prompts and models independently, release pinned pairs through labels, "
+    "and find out which one changed your LLM app's behaviour.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(prompts.app, name="prompt")
+app.add_typer(models.app, name="model")
+app.add_typer(labels.app, name="label")
+registry_cmds.register(app)
+labels.register(app)
+fetch.register(app)
+
+
+def main() -> None:
+    try:
+        app(prog_name="promptver")
+    except PromptverError as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except Exception as exc:  # a bug in promptver: still no traceback for the user
+        if os.environ.get("PROMPTVER_DEBUG"):
+            raise
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n"
+                         "(this is a promptver bug; set PROMPTVER_DEBUG=1 to see the traceback)\n")
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,116 @@
+"""`promptver model ...`: add, push, list, log, show, diff, annotate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from promptver.cli import views
+from promptver.cli.common import parse_pairs, registry
+from promptver.cli.output import emit_json, out, table, when
+
+app = typer.Typer(help="Model versions: add, push, list, log, show, diff, annotate.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Logical model name, e.g. support-llm.")],
+    model: Annotated[str, typer.Option("--model", help="litellm model id, e.g. openai/gpt-4o-2024-08-06.")],
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="Call parameter KEY=VALUE (JSON values), repeatable.")] = None,
+    lineage: Annotated[Optional[list[str]], typer.Option("--lineage", help="Lineage KEY=VALUE, e.g. weights_sha256=..., repeatable.")] = None,
+    message: Annotated[str, typer.Option("-m", "--message", help="Changelog message.")] = "",
+    description: Annotated[str, typer.Option("--description", help="What this model is.")] = "",
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Tag the new version (repeatable).")] = None,
+    from_: Annotated[Optional[str], typer.Option("--from", help="Derive from this version (NAME/N).")] = None,
+    capture_env: Annotated[bool, typer.Option("--capture-env", help="Record this machine's environment as lineage.environment.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store a model version: a provider model id with parameters, and lineage for fine-tunes."""
+    params = parse_pairs(param, "--param")
+    lineage_values = parse_pairs(lineage, "--lineage")
+    with registry() as reg:
+        pushed = reg.add_model(name, model, params=params, lineage=lineage_values, message=message,
+                               description=description, tags=tag or [], parent=from_, capture_env=capture_env)
+    views.pushed(pushed, as_json)
+
+
+@app.command("push")
+def push(
+    file: Annotated[Path, typer.Argument(help="A model file (YAML).")],
+    message: Annotated[str, typer.Option("-m", "--message", help="Changelog message.")] = "",
+    from_: Annotated[Optional[str], typer.Option("--from", help="Derive from this version (NAME/N).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store a model file as the next version (identical content: nothing new)."""
+    from promptver.errors import InvalidFile
+    from promptver.templates.files import parse_model_file
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidFile(f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    spec = parse_model_file(text, str(file))
+    with registry() as reg:
+        pushed = reg.push_model(spec, message=message, parent=from_, where=str(file))
+    views.pushed(pushed, as_json)
+
+
+@app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    """List models with their latest version."""
+    with registry() as reg:
+        rows = [(n, reg.reader.version("model", n)) for n in reg.reader.series_names("model")]
+    if as_json:
+        emit_json([{"name": n, "latest": v.version if v else None, "model": v.model if v else None} for n, v in rows])
+        return
+    table(["model", "latest", "id", "updated"],
+          [[n, f"v{v.version}" if v else "-", v.model if v else "-", when(v.created_at if v else None)] for n, v in rows])
+
+
+@app.command("log")
+def log(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    tag: Annotated[Optional[str], typer.Option("--tag", help="Only versions carrying this tag or annotation.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The version history of a model as a tree, newest first."""
+    with registry() as reg:
+        versions = reg.log("model", name, tag)
+    views.log(versions, {}, as_json)
+
+
+@app.command("show")
+def show(ref: Annotated[str, typer.Argument(help="NAME or NAME/N.")], as_json: JsonOpt = False) -> None:
+    """One model version in full, with its lineage."""
+    with registry() as reg:
+        version = reg.model_version(ref)
+    if as_json:
+        emit_json(version.to_json())
+    else:
+        views.show_model(version)
+
+
+@app.command("diff")
+def diff(old: Annotated[str, typer.Argument(help="Old version ref.")],
+         new: Annotated[str, typer.Argument(help="New version ref.")],
+         as_json: JsonOpt = False) -> None:
+    """What changed between two model versions (model id, parameters, lineage)."""
+    from promptver.core.diff import diff_models
+
+    with registry() as reg:
+        result = diff_models(reg.model_version(old), reg.model_version(new))
+    views.diff(result, as_json)
+
+
+@app.command("annotate")
+def annotate(ref: Annotated[str, typer.Argument(help="Version ref, e.g. support-llm/2.")],
+             tag: Annotated[str, typer.Argument(help="Annotation tag.")],
+             note: Annotated[str, typer.Option("--note", help="Free text.")] = "") -> None:
+    """Add an annotation to an existing model version (append-only)."""
+    with registry() as reg:
+        version = reg.annotate("model", ref, tag, note)
+    out(f"annotated {version.ref} with {tag}")

@@ -1,0 +1,133 @@
+"""Registry-wide commands: init, sync, pair, pairings, verify, audit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from promptver.cli.common import registry
+from promptver.cli.output import emit_json, err, out, safe, table, warn, when
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def register(root: typer.Typer) -> None:
+    @root.command("init")
+    def init(
+        examples: Annotated[bool, typer.Option("--examples/--no-examples", help="Create example prompts/, models/ and evals/ if absent.")] = True,
+    ) -> None:
+        """Create the registry (.promptver/registry.db here, or PROMPTVER_DB) and example files."""
+        from promptver.services.database import Database
+        from promptver.services.init import copy_examples
+        from promptver.storage.location import REGISTRY_DIR, REGISTRY_FILE
+
+        if os.environ.get("PROMPTVER_DB", "").strip():
+            db = Database.open()
+            where = db.location
+        else:
+            folder = Path.cwd() / REGISTRY_DIR
+            existed = (folder / REGISTRY_FILE).exists()
+            folder.mkdir(exist_ok=True)
+            db = Database.open(f"sqlite:///{folder / REGISTRY_FILE}")
+            where = f"{REGISTRY_DIR}/{REGISTRY_FILE}" + (" (already there)" if existed else "")
+        db.close()
+        out(f"registry: {where}")
+        if examples:
+            for created in copy_examples(Path.cwd()):
+                out(f"created {created}")
+
+    @root.command("sync")
+    def sync(
+        message: Annotated[str, typer.Option("-m", "--message", help="Changelog message for new versions.")] = "",
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Push every changed file in prompts/ and models/ as a new version."""
+        from promptver.services import sync as sync_service
+        from promptver.storage.location import project_root
+
+        root = project_root() or Path.cwd()
+        with registry() as reg:
+            entries = sync_service.sync(reg, root, message=message, dry_run=dry_run)
+        for entry in entries:
+            for text in entry.warnings:
+                warn(f"{entry.path}: {text}")
+        if as_json:
+            emit_json([e.to_json() for e in entries])
+            return
+        if not entries:
+            err(f"no prompt or model files under {root}/prompts or {root}/models")
+        verb = "would create" if dry_run else "created"
+        for e in entries:
+            out(f"{verb if e.created else 'unchanged':<12} {e.ref:<28} {e.path}")
+        created = sum(e.created for e in entries)
+        out(f"{created} {'to create' if dry_run else 'created'}, {len(entries) - created} unchanged")
+
+    @root.command("pair")
+    def pair(
+        prompt_ref: Annotated[str, typer.Argument(help="Prompt version: NAME/N (or NAME for the latest).")],
+        model_ref: Annotated[str, typer.Argument(help="Model version: NAME/N (or NAME for the latest).")],
+        message: Annotated[str, typer.Option("-m", "--message", help="Why this pairing.")] = "",
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Link a prompt version with a model version; prints the pairing id."""
+        with registry() as reg:
+            paired = reg.pair(prompt_ref, model_ref, message=message)
+        p = paired.pairing
+        if as_json:
+            emit_json({"created": paired.created, **p.to_json()})
+            return
+        err(f"{'paired' if paired.created else 'already paired'}: {p.prompt.ref} + {p.model.ref}")
+        out(p.id)
+
+    @root.command("pairings")
+    def pairings(prompt: Annotated[str, typer.Argument(help="Prompt name.")], as_json: JsonOpt = False) -> None:
+        """The pairings of a prompt's versions, newest first."""
+        with registry() as reg:
+            reg.log("prompt", prompt)  # NotFound for an unknown prompt
+            found = reg.reader.pairings_for(prompt)
+        if as_json:
+            emit_json([p.to_json() for p in found])
+            return
+        table(["pairing", "prompt", "model", "created", "by", "message"],
+              [[p.id, p.prompt.ref, p.model.ref, when(p.created_at), p.author, p.message] for p in found])
+
+    @root.command("verify")
+    def verify(as_json: JsonOpt = False) -> None:
+        """Re-hash everything stored and check the database guards; exit 1 on any problem."""
+        from promptver.services.database import Database
+        from promptver.services.verify import verify as run
+
+        db = Database.open(check_guards=False)
+        try:
+            report = run(db)
+        finally:
+            db.close()
+        if as_json:
+            emit_json({"ok": report.ok, "checked": report.checked, "problems": report.problems})
+        else:
+            out("checked " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.checked.items()))
+            for problem in report.problems:
+                out(f"PROBLEM {safe(problem)}")
+            out("ok: every stored hash matches and every guard is in place" if report.ok
+                else f"{len(report.problems)} problem(s) found")
+        if not report.ok:
+            raise typer.Exit(1)
+
+    @root.command("audit")
+    def audit(
+        limit: Annotated[int, typer.Option("--limit", min=1, help="How many events, newest first.")] = 50,
+        action: Annotated[Optional[str], typer.Option("--action", help="Only this action (prompt.push, label.*, ...).")] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """The audit log: every write, with actor and time, newest first."""
+        with registry() as reg:
+            events = reg.reader.audit(limit, action)
+        if as_json:
+            emit_json([e.to_json() for e in events])
+            return
+        table(["when", "actor", "action", "target"],
+              [[when(e.at), e.actor, e.action, e.target] for e in events])

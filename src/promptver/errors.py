@@ -1,0 +1,125 @@
+"""The one exception tree of promptver.
+
+Every error a user can cause is a :class:`PromptverError`. Faces (CLI, TUI, server) render it at
+their edge: the CLI prints ``str(error)`` on stderr and exits with ``error.exit_code``; nothing
+below the faces prints. Lower-level exceptions (SQLAlchemy, Jinja2, YAML, OS errors) are translated
+into this tree in one place each, with ``raise ... from exc``.
+
+    PromptverError                      exit 1 unless a subclass says otherwise
+    ├── UsageError                      exit 2: bad input from the user
+    │   ├── InvalidName                 names with path separators, control characters, ...
+    │   ├── InvalidRef                  a ref that does not parse ("name/x", "@prod")
+    │   ├── NotFound                    a ref, label, pairing or version that does not exist
+    │   ├── InvalidFile                 malformed YAML, a prompt/model file with a bad field
+    │   ├── InvalidValue                a bad parameter, time, variable or option value
+    │   ├── SecretRefused               an api key (or the like) in model params or lineage
+    │   └── TemplateError               anything wrong with a template
+    │       ├── TemplateSyntaxError     Jinja2 cannot parse it
+    │       ├── ForbiddenTemplate       include/import/extends, attributes starting with "_"
+    │       ├── MissingVariables        render without some variables (all are named)
+    │       ├── TemplateRenderError     the template failed while rendering
+    │       └── RenderLimitExceeded     render time or output size over the bound
+    ├── LabelConflict                   someone else moved the label while you were moving it
+    ├── RegistryUnavailable             the database cannot be opened or reached
+    ├── RegistryBusy                    the database stayed locked through every retry
+    ├── RegistryNotInitialized          no .promptver/registry.db found (exit 2: run init)
+    ├── SchemaMismatch                  the database schema is not the one this promptver knows
+    └── GuardMissing                    an immutability trigger is missing from the database
+"""
+
+from __future__ import annotations
+
+
+class PromptverError(Exception):
+    """Base of every promptver error."""
+
+    exit_code = 1
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or self.__class__.__name__).strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class UsageError(PromptverError):
+    """Bad input."""
+
+    exit_code = 2
+
+
+class InvalidName(UsageError):
+    """Invalid name."""
+
+
+class InvalidRef(UsageError):
+    """Invalid ref."""
+
+
+class NotFound(UsageError):
+    """Not found."""
+
+
+class InvalidFile(UsageError):
+    """Invalid file."""
+
+
+class InvalidValue(UsageError):
+    """Invalid value."""
+
+
+class SecretRefused(UsageError):
+    """Secrets are never stored: API keys come from the environment."""
+
+
+class TemplateError(UsageError):
+    """Template error."""
+
+
+class TemplateSyntaxError(TemplateError):
+    """The template does not parse."""
+
+
+class ForbiddenTemplate(TemplateError):
+    """The template uses a feature promptver does not allow."""
+
+
+class MissingVariables(TemplateError):
+    """Variables are missing."""
+
+    def __init__(self, names: list[str] | tuple[str, ...], message: str | None = None) -> None:
+        self.names = tuple(sorted(names))
+        super().__init__(message or "missing variables: " + ", ".join(self.names))
+
+
+class TemplateRenderError(TemplateError):
+    """The template failed while rendering."""
+
+
+class RenderLimitExceeded(TemplateError):
+    """Rendering exceeded its time or size bound."""
+
+
+class LabelConflict(PromptverError):
+    """The label was moved by someone else while you were moving it; look again and retry."""
+
+
+class RegistryUnavailable(PromptverError):
+    """The registry database cannot be opened or reached."""
+
+
+class RegistryBusy(PromptverError):
+    """The registry database stayed locked by other writers; try again."""
+
+
+class RegistryNotInitialized(UsageError):
+    """No promptver registry here: run `promptver init` (or set PROMPTVER_DB)."""
+
+
+class SchemaMismatch(PromptverError):
+    """The registry database schema does not match this version of promptver."""
+
+
+class GuardMissing(PromptverError):
+    """An immutability guard (database trigger) is missing: the registry may have been tampered with."""

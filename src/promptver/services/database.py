@@ -1,0 +1,177 @@
+"""Opening the registry database, checking it, and running write units of work.
+
+Opening (cheap, no SQLAlchemy): connect with DB-API, compare the schema revision with
+``migrate.HEAD`` (migrating a blank or older database), and check every immutability guard.
+
+Writing: ``Database.write(fn)`` runs ``fn(session)`` in one transaction that takes the write lock up
+front on SQLite (``BEGIN IMMEDIATE``; WAL and a busy timeout let writers queue) and row locks on
+PostgreSQL. A lock timeout, a serialization failure or a unique-constraint race rolls the session
+back and retries with jittered backoff, a bounded number of times; then ``RegistryBusy``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from promptver.errors import GuardMissing, PromptverError, RegistryBusy, RegistryUnavailable, SchemaMismatch
+from promptver.storage import guards
+from promptver.storage.location import database_url, sqlite_path
+from promptver.storage.reader import Reader, connect
+
+T = TypeVar("T")
+HEAD = "0001"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
+KNOWN_REVISIONS = ("0001",)
+APPEND_ONLY_TABLES = (
+    "prompts", "prompt_versions", "models", "model_versions", "pairings",
+    "label_events", "annotations", "audit_events",
+)
+MAX_ATTEMPTS = 8
+
+
+def current_actor() -> str:
+    """Who is writing: ``PROMPTVER_ACTOR``, else the login name."""
+    actor = os.environ.get("PROMPTVER_ACTOR", "").strip()
+    if actor:
+        return actor[:200]
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+class Database:
+    """One registry database: a DB-API reader, and SQLAlchemy engines created on first write."""
+
+    def __init__(self, url: str, *, check_guards: bool = True, migrate: bool = True) -> None:
+        self.url = url
+        conn, self.dialect = connect(url)
+        self.reader = Reader(conn, self.dialect)
+        self._engine: Any = None
+        try:
+            self._check_schema(migrate)
+            self.missing_guards = guards.missing_guards(conn.cursor(), self.dialect, APPEND_ONLY_TABLES)
+        except PromptverError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            raise RegistryUnavailable(f"cannot read the registry database: {exc}") from exc
+        if check_guards and self.missing_guards:
+            self.close()
+            raise GuardMissing(
+                "immutability guards are missing from the registry database: "
+                + ", ".join(self.missing_guards)
+                + ". Someone removed them, so stored rows may have been changed: run `promptver verify`."
+            )
+
+    @classmethod
+    def open(cls, url: str | None = None, **kwargs: Any) -> Database:
+        return cls(url or database_url(), **kwargs)
+
+    def _check_schema(self, migrate: bool) -> None:
+        revision = self._revision()
+        if revision == HEAD:
+            return
+        if revision is not None and revision not in KNOWN_REVISIONS:
+            raise SchemaMismatch(
+                f"the registry database is at schema revision {revision}, newer than this promptver "
+                f"knows ({HEAD}): upgrade promptver"
+            )
+        if not migrate:
+            raise SchemaMismatch("the registry database needs migrating: run `promptver init`")
+        from promptver.storage.migrate import upgrade
+
+        upgrade(self.engine)
+        if self._revision() != HEAD:
+            raise SchemaMismatch("migrating the registry database did not reach the expected revision")
+
+    def _revision(self) -> str | None:
+        try:
+            return self.reader.scalar("SELECT version_num FROM alembic_version")
+        except Exception:  # no alembic_version table: a blank database
+            return None
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from promptver.storage.engine import make_engine
+
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    def write(self, fn: Callable[[Any], T], *, on_integrity: Callable[[Exception], Exception | None] | None = None) -> T:
+        """Run ``fn(session)`` in one write transaction, retrying lock and race failures."""
+        from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+        from sqlmodel import Session
+
+        from promptver.storage.engine import writer
+
+        engine = writer(self.engine)
+        delay = 0.02
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with Session(engine, expire_on_commit=False) as session, session.begin():
+                    return fn(session)
+            except IntegrityError as exc:
+                mapped = on_integrity(exc) if on_integrity else None
+                if mapped is not None:
+                    raise mapped from exc
+                if not _unique_violation(exc):
+                    raise
+                retry = exc
+            except OperationalError as exc:
+                if not _transient(exc):
+                    raise RegistryUnavailable(f"registry database error: {_first_line(exc.orig)}") from exc
+                retry = exc
+            except DBAPIError as exc:
+                if not _transient(exc):
+                    raise
+                retry = exc
+            if attempt == MAX_ATTEMPTS - 1:
+                raise RegistryBusy(
+                    f"the registry database stayed busy through {MAX_ATTEMPTS} attempts "
+                    f"({_first_line(retry.orig)}); try again"
+                ) from retry
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        try:
+            self.reader.close()
+        finally:
+            if self._engine is not None:
+                self._engine.dispose()
+
+    @property
+    def location(self) -> str:
+        path = sqlite_path(self.url)
+        if path:
+            return path
+        from promptver.storage.location import normalise_url
+
+        head, _, tail = normalise_url(self.url).partition("@")
+        return ("postgresql://…@" + tail) if tail else head  # never echo a password
+
+
+def _transient(exc: Any) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return (
+        "database is locked" in text or "database is busy" in text or "deadlock" in text
+        or "could not serialize" in text or code in {"40001", "40P01", "55P03"}
+    )
+
+
+def _unique_violation(exc: Any) -> bool:
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
+def _first_line(exc: Any) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

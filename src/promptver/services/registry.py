@@ -1,0 +1,246 @@
+"""The registry use-cases: push prompt and model versions, pair them, annotate versions.
+
+``Registry`` is also the Python API for scripts and training pipelines::
+
+    from promptver.services.registry import Registry
+    with Registry.open() as reg:
+        result = reg.add_model("support-llm", "openai/gpt-4o-2024-08-06", params={"temperature": 0},
+                               lineage={"base_model": "...", "weights_sha256": "..."}, capture_env=True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from promptver.core.refs import Ref, check_name, parse_ref
+from promptver.templates.specs import ModelSpec, PromptSpec
+from promptver.core.types import ModelVersion, Pairing, PromptVersion, Resolved
+from promptver.errors import InvalidRef, InvalidValue, NotFound
+from promptver.services import resolve as _resolve
+from promptver.services.database import Database, current_actor
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """The outcome of a push: the version, whether it is new, and any warnings for the user."""
+
+    version: Any  # PromptVersion | ModelVersion
+    created: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Paired:
+    pairing: Pairing
+    created: bool
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def audit(session: Any, actor: str, action: str, target: str, **details: Any) -> None:
+    """Append an audit event in the caller's transaction."""
+    from promptver.storage.tables import AuditEventRow
+
+    session.add(AuditEventRow(at=now(), actor=actor, action=action, target=target, details=details))
+
+
+class Registry:
+    def __init__(self, db: Database, actor: str | None = None) -> None:
+        self.db = db
+        self.reader = db.reader
+        self.actor = actor or current_actor()
+
+    @classmethod
+    def open(cls, url: str | None = None, *, actor: str | None = None, **kwargs: Any) -> Registry:
+        return cls(Database.open(url, **kwargs), actor)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads ----------------------------------------------------------------------------------
+    def prompt_version(self, ref: str | Ref, at: datetime | None = None) -> PromptVersion:
+        return _resolve.prompt_version(self.reader, ref, at)
+
+    def model_version(self, ref: str | Ref) -> ModelVersion:
+        return _resolve.model_version(self.reader, ref)
+
+    def resolve(self, ref: str | Ref, at: datetime | None = None) -> Resolved:
+        return _resolve.resolve(self.reader, ref, at)
+
+    def pairing(self, pairing_id: str) -> Pairing:
+        return _resolve.pairing(self.reader, pairing_id)
+
+    def log(self, kind: str, name: str, tag: str | None = None) -> list[Any]:
+        check_name(name, f"{kind} name")
+        versions = self.reader.versions(kind, name)
+        if not versions and self.reader.series_id(kind, name) is None:
+            raise NotFound(f"no {kind} named {name!r}")
+        if tag:
+            versions = [v for v in versions if tag in v.all_tags()]
+        return versions
+
+    # -- writes ---------------------------------------------------------------------------------
+    def push_prompt(self, spec: PromptSpec, *, message: str = "", parent: str | None = None,
+                    where: str = "prompt") -> Pushed:
+        """Store ``spec`` as the next version of its prompt; identical to the latest: no-op."""
+        from promptver.storage.tables import PromptRow, PromptVersionRow
+
+        spec, variable_names = spec.validated(where)
+        digest = spec.content_hash
+        parent_version = self._parent("prompt", spec.name, parent)
+
+        def work(session: Any) -> tuple[int, bool]:
+            series = self._series(session, PromptRow, spec.name)
+            latest = self._latest(session, PromptVersionRow, PromptVersionRow.prompt_id, series.id)
+            if latest is not None and latest.content_hash == digest:
+                return latest.id, False
+            parent_id = self._parent_id(session, PromptVersionRow, PromptVersionRow.prompt_id, series.id,
+                                        parent_version, latest)
+            row = PromptVersionRow(
+                prompt_id=series.id, version=(latest.version + 1) if latest else 1, parent_id=parent_id,
+                content_hash=digest, messages=spec.messages, variables=spec.variables,
+                variable_names=variable_names, tools=spec.tools, response_format=spec.response_format,
+                description=spec.description, message=message, tags=spec.tags, author=self.actor,
+                created_at=now())
+            session.add(row)
+            session.flush()
+            audit(session, self.actor, "prompt.push", f"{spec.name}/{row.version}",
+                  content_hash=digest, parent=parent_version, message=message)
+            return row.id, True
+
+        version_id, created = self.db.write(work)
+        return Pushed(self.reader.version_by_id("prompt", version_id), created)
+
+    def add_model(self, name: str, model: str, *, params: dict[str, Any] | None = None,
+                  lineage: dict[str, Any] | None = None, message: str = "", description: str = "",
+                  tags: list[str] | None = None, parent: str | None = None, capture_env: bool = False,
+                  where: str = "model") -> Pushed:
+        """Store a model version (a provider snapshot + params, or a fine-tune with its lineage)."""
+        lineage = dict(lineage or {})
+        if capture_env:
+            from promptver.services.environment import capture_environment
+
+            lineage["environment"] = capture_environment()
+        spec = ModelSpec(name, model, params or {}, lineage, description, tags or [])
+        return self.push_model(spec, message=message, parent=parent, where=where)
+
+    def push_model(self, spec: ModelSpec, *, message: str = "", parent: str | None = None,
+                   where: str = "model") -> Pushed:
+        from promptver.storage.tables import ModelRow, ModelVersionRow
+
+        spec, warnings = spec.validated(where)
+        digest = spec.content_hash
+        parent_version = self._parent("model", spec.name, parent)
+
+        def work(session: Any) -> tuple[int, bool]:
+            series = self._series(session, ModelRow, spec.name)
+            latest = self._latest(session, ModelVersionRow, ModelVersionRow.model_id, series.id)
+            if latest is not None and latest.content_hash == digest:
+                return latest.id, False
+            parent_id = self._parent_id(session, ModelVersionRow, ModelVersionRow.model_id, series.id,
+                                        parent_version, latest)
+            row = ModelVersionRow(
+                model_id=series.id, version=(latest.version + 1) if latest else 1, parent_id=parent_id,
+                content_hash=digest, model=spec.model, params=spec.params, **spec.lineage,
+                description=spec.description, message=message, tags=spec.tags, author=self.actor,
+                created_at=now())
+            session.add(row)
+            session.flush()
+            audit(session, self.actor, "model.add", f"{spec.name}/{row.version}",
+                  content_hash=digest, model=spec.model, parent=parent_version, message=message)
+            return row.id, True
+
+        version_id, created = self.db.write(work)
+        return Pushed(self.reader.version_by_id("model", version_id), created, warnings)
+
+    def pair(self, prompt_ref: str, model_ref: str, *, message: str = "") -> Paired:
+        """Link a prompt version with a model version (the same two versions: the same pairing)."""
+        from promptver.core.identity import pairing_id
+        from promptver.storage.tables import PairingRow
+
+        prompt = self.prompt_version(prompt_ref)
+        model = self.model_version(model_ref)
+        existing = self.reader.pairing_of(prompt.id, model.id)
+        if existing is not None:
+            return Paired(existing, False)
+        pid = pairing_id(prompt.content_hash, model.content_hash, prompt.name, prompt.version,
+                         model.name, model.version)
+        series_id = self.reader.series_id("prompt", prompt.name)
+
+        def work(session: Any) -> bool:
+            if session.get(PairingRow, pid) is not None:
+                return False
+            session.add(PairingRow(id=pid, prompt_id=series_id, prompt_version_id=prompt.id,
+                                   model_version_id=model.id, message=message, author=self.actor,
+                                   created_at=now()))
+            session.flush()
+            audit(session, self.actor, "pair", pid, prompt=prompt.ref, model=model.ref, message=message)
+            return True
+
+        created = self.db.write(work)
+        return Paired(self.pairing(pid), created)
+
+    def annotate(self, kind: str, ref: str, tag: str, note: str = "") -> Any:
+        """Add an annotation (``approved``, ``incident-4711``) to an existing version."""
+        from promptver.storage.tables import AnnotationRow
+
+        tag = check_name(tag, "tag")
+        version = self.prompt_version(ref) if kind == "prompt" else self.model_version(ref)
+
+        def work(session: Any) -> None:
+            session.add(AnnotationRow(prompt_version_id=version.id if kind == "prompt" else None,
+                                      model_version_id=version.id if kind == "model" else None,
+                                      tag=tag, note=note, actor=self.actor, created_at=now()))
+            audit(session, self.actor, f"{kind}.annotate", version.ref, tag=tag, note=note)
+
+        self.db.write(work)
+        return self.reader.with_annotations(kind, version)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _parent(self, kind: str, name: str, parent: str | None) -> int | None:
+        if parent is None:
+            return None
+        ref = parse_ref(parent, allow_pairing=False)
+        if ref.name != name or ref.version is None:
+            raise InvalidRef(f"--from must name a version of {name} itself, such as {name}/3 (got {parent!r})")
+        version = self.prompt_version(ref) if kind == "prompt" else self.model_version(ref)
+        return version.version
+
+    def _series(self, session: Any, table: Any, name: str) -> Any:
+        from sqlmodel import select
+
+        row = session.exec(select(table).where(table.name == name).with_for_update()).first()
+        if row is None:
+            row = table(name=name, owner=self.actor, created_at=now())
+            session.add(row)
+            session.flush()
+            audit(session, self.actor, f"{table.__tablename__[:-1]}.create", name)
+        return row
+
+    @staticmethod
+    def _latest(session: Any, table: Any, fk: Any, series_id: int) -> Any:
+        from sqlmodel import select
+
+        return session.exec(select(table).where(fk == series_id).order_by(table.version.desc()).limit(1)).first()
+
+    @staticmethod
+    def _parent_id(session: Any, table: Any, fk: Any, series_id: int, parent_version: int | None,
+                   latest: Any) -> int | None:
+        from sqlmodel import select
+
+        if parent_version is None:
+            return latest.id if latest is not None else None
+        row = session.exec(select(table).where(fk == series_id, table.version == parent_version)).first()
+        if row is None:
+            raise InvalidValue(f"parent version {parent_version} does not exist")
+        return row.id

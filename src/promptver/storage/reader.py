@@ -1,0 +1,230 @@
+"""The read path in plain SQL over a DB-API connection (sqlite3 or psycopg).
+
+`promptver get`, the runtime client and every read-only command use this module, which imports
+neither SQLAlchemy nor Alembic: on this project's machines importing SQLAlchemy alone costs
+about 0.25 s, most of the `promptver get` budget. Writes go through SQLModel (services).
+Queries use ``:name`` parameters; they are rewritten to ``%(name)s`` for psycopg.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from promptver.core.types import (
+    LINEAGE_FIELDS, Annotation, AuditEvent, LabelEvent, ModelVersion, Pairing, PromptVersion,
+)
+from promptver.errors import RegistryUnavailable
+from promptver.storage.location import sqlite_path
+
+SERIES = {"prompt": ("prompts", "prompt_versions", "prompt_id"), "model": ("models", "model_versions", "model_id")}
+_PARAM = re.compile(r"(?<!:):([a-z_]+)")
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _time(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def db_time(value: datetime, dialect: str) -> Any:
+    """A bind value for comparing with stored times (SQLite stores naive UTC text)."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else value
+
+
+def connect(url: str) -> tuple[Any, str]:
+    """Open a DB-API connection for ``url``; return it and its dialect name."""
+    path = sqlite_path(url)
+    try:
+        if path is not None:
+            conn = sqlite3.connect(path, timeout=15, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 15000")
+            return conn, "sqlite"
+        if url.startswith("postgresql"):
+            import psycopg
+
+            conninfo = "postgresql://" + url.split("://", 1)[1]
+            return psycopg.connect(conninfo, autocommit=True, connect_timeout=5), "postgresql"
+    except Exception as exc:  # sqlite3.Error, psycopg.Error: the driver's own message says why
+        raise RegistryUnavailable(f"cannot open the registry database: {exc}".strip()) from exc
+    raise RegistryUnavailable(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+
+
+class Reader:
+    """Read queries over one DB-API connection."""
+
+    def __init__(self, conn: Any, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self._sql_cache: dict[str, str] = {}
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        if self.dialect == "sqlite":
+            return sql
+        cached = self._sql_cache.get(sql)
+        if cached is None:
+            cached = self._sql_cache[sql] = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+        return cached
+
+    def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(self._sql(sql), params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def row(self, sql: str, **params: Any) -> dict[str, Any] | None:
+        found = self.rows(sql, **params)
+        return found[0] if found else None
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        found = self.row(sql, **params)
+        return None if found is None else next(iter(found.values()))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- series and versions --------------------------------------------------------------------
+    def series_names(self, kind: str) -> list[str]:
+        table = SERIES[kind][0]
+        return [r["name"] for r in self.rows(f"SELECT name FROM {table} ORDER BY name")]
+
+    def series_id(self, kind: str, name: str) -> int | None:
+        return self.scalar(f"SELECT id FROM {SERIES[kind][0]} WHERE name = :name", name=name)
+
+    def version(self, kind: str, name: str, number: int | None = None) -> PromptVersion | ModelVersion | None:
+        """Version ``number`` of series ``name`` (the latest when None), or None."""
+        series, versions, fk = SERIES[kind]
+        order = "" if number is not None else " ORDER BY v.version DESC LIMIT 1"
+        where = " AND v.version = :number" if number is not None else ""
+        row = self.row(
+            f"SELECT v.*, s.name AS series_name, p.version AS parent_version FROM {versions} v "
+            f"JOIN {series} s ON s.id = v.{fk} LEFT JOIN {versions} p ON p.id = v.parent_id "
+            f"WHERE s.name = :name{where}{order}", name=name, number=number)
+        return None if row is None else self._version(kind, row)
+
+    def version_by_id(self, kind: str, version_id: int) -> PromptVersion | ModelVersion:
+        series, versions, fk = SERIES[kind]
+        row = self.row(
+            f"SELECT v.*, s.name AS series_name, p.version AS parent_version FROM {versions} v "
+            f"JOIN {series} s ON s.id = v.{fk} LEFT JOIN {versions} p ON p.id = v.parent_id "
+            f"WHERE v.id = :id", id=version_id)
+        assert row is not None, f"{versions} row {version_id} vanished"
+        return self._version(kind, row)
+
+    def versions(self, kind: str, name: str) -> list[PromptVersion | ModelVersion]:
+        """Every version of a series, newest first, with annotations."""
+        series, versions, fk = SERIES[kind]
+        rows = self.rows(
+            f"SELECT v.*, s.name AS series_name, p.version AS parent_version FROM {versions} v "
+            f"JOIN {series} s ON s.id = v.{fk} LEFT JOIN {versions} p ON p.id = v.parent_id "
+            f"WHERE s.name = :name ORDER BY v.version DESC", name=name)
+        notes = self.annotations(kind, [r["id"] for r in rows]) if rows else {}
+        return [self._version(kind, r, notes.get(r["id"], ())) for r in rows]
+
+    def annotations(self, kind: str, version_ids: list[int]) -> dict[int, tuple[Annotation, ...]]:
+        col = f"{kind}_version_id"
+        out: dict[int, list[Annotation]] = {}
+        for r in self.rows(f"SELECT * FROM annotations WHERE {col} IS NOT NULL ORDER BY id"):
+            if r[col] in version_ids:
+                out.setdefault(r[col], []).append(
+                    Annotation(r["tag"], r["note"], r["actor"], _time(r["created_at"])))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def with_annotations(self, kind: str, version: Any) -> Any:
+        from dataclasses import replace
+
+        return replace(version, annotations=self.annotations(kind, [version.id]).get(version.id, ()))
+
+    def _version(self, kind: str, r: dict[str, Any], notes: tuple[Annotation, ...] = ()) -> Any:
+        common = dict(
+            id=r["id"], name=r["series_name"], version=r["version"], parent=r["parent_version"],
+            content_hash=r["content_hash"], description=r["description"], message=r["message"],
+            tags=_json(r["tags"]), author=r["author"], created_at=_time(r["created_at"]), annotations=notes,
+        )
+        if kind == "prompt":
+            return PromptVersion(
+                messages=_json(r["messages"]), variables=_json(r["variables"]),
+                variable_names=_json(r["variable_names"]), tools=_json(r["tools"]),
+                response_format=_json(r["response_format"]), **common)
+        lineage = {f: r[f] for f in LINEAGE_FIELDS}
+        for f in ("hyperparameters", "environment", "metrics"):
+            lineage[f] = _json(lineage[f])
+        return ModelVersion(model=r["model"], params=_json(r["params"]), lineage=lineage, **common)
+
+    # -- pairings -------------------------------------------------------------------------------
+    def pairing(self, pairing_id: str) -> Pairing | None:
+        row = self.row("SELECT * FROM pairings WHERE id = :id", id=pairing_id)
+        return None if row is None else self._pairing(row)
+
+    def pairings_by_prefix(self, prefix: str) -> list[str]:
+        return [r["id"] for r in self.rows(
+            "SELECT id FROM pairings WHERE id >= :lo AND id < :hi ORDER BY id LIMIT 10",
+            lo=prefix, hi=prefix + "g")]
+
+    def pairing_of(self, prompt_version_id: int, model_version_id: int) -> Pairing | None:
+        row = self.row("SELECT * FROM pairings WHERE prompt_version_id = :p AND model_version_id = :m",
+                       p=prompt_version_id, m=model_version_id)
+        return None if row is None else self._pairing(row)
+
+    def pairings_for(self, prompt_name: str) -> list[Pairing]:
+        rows = self.rows("SELECT x.* FROM pairings x JOIN prompts s ON s.id = x.prompt_id "
+                         "WHERE s.name = :name ORDER BY x.created_at DESC, x.id", name=prompt_name)
+        return [self._pairing(r) for r in rows]
+
+    def _pairing(self, r: dict[str, Any]) -> Pairing:
+        return Pairing(
+            id=r["id"], prompt=self.version_by_id("prompt", r["prompt_version_id"]),
+            model=self.version_by_id("model", r["model_version_id"]), message=r["message"],
+            author=r["author"], created_at=_time(r["created_at"]))
+
+    # -- labels ---------------------------------------------------------------------------------
+    def label_event(self, prompt: str, label: str, at: datetime | None = None) -> LabelEvent | None:
+        """The event that set ``label`` as of ``at`` (now when None), or None if never set by then."""
+        when = "" if at is None else " AND e.created_at <= :at"
+        row = self.row(
+            "SELECT e.*, s.name AS prompt_name FROM label_events e JOIN prompts s ON s.id = e.prompt_id "
+            f"WHERE s.name = :name AND e.label = :label{when} ORDER BY e.seq DESC LIMIT 1",
+            name=prompt, label=label, at=None if at is None else db_time(at, self.dialect))
+        return None if row is None else _event(row)
+
+    def label_history(self, prompt: str, label: str | None = None) -> list[LabelEvent]:
+        which = "" if label is None else " AND e.label = :label"
+        rows = self.rows(
+            "SELECT e.*, s.name AS prompt_name FROM label_events e JOIN prompts s ON s.id = e.prompt_id "
+            f"WHERE s.name = :name{which} ORDER BY e.id", name=prompt, label=label)
+        return [_event(r) for r in rows]
+
+    def current_labels(self, prompt: str) -> dict[str, LabelEvent]:
+        """Each label of a prompt with its latest event (removed labels included, pairing None)."""
+        current: dict[str, LabelEvent] = {}
+        for event in self.label_history(prompt):
+            if event.label not in current or event.seq > current[event.label].seq:
+                current[event.label] = event
+        return current
+
+    # -- audit ----------------------------------------------------------------------------------
+    def audit(self, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
+        which = "" if action is None else " WHERE action LIKE :action"
+        rows = self.rows(f"SELECT * FROM audit_events{which} ORDER BY id DESC LIMIT :limit",
+                         limit=limit, action=None if action is None else action.replace("*", "%"))
+        return [AuditEvent(r["id"], _time(r["at"]), r["actor"], r["action"], r["target"], _json(r["details"]))
+                for r in rows]
+
+
+def _event(r: dict[str, Any]) -> LabelEvent:
+    return LabelEvent(
+        prompt=r["prompt_name"], label=r["label"], seq=r["seq"], pairing_id=r["pairing_id"],
+        previous_pairing_id=r["previous_pairing_id"], actor=r["actor"], reason=r["reason"],
+        created_at=_time(r["created_at"]))

@@ -1,0 +1,140 @@
+"""SQLModel tables. Every table here is append-only: the database refuses UPDATE and DELETE
+(see guards.py). Times are naive UTC. JSON columns hold canonical-able JSON values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _json(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+
+
+class PromptRow(SQLModel, table=True):
+    __tablename__ = "prompts"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    owner: str = Field(max_length=200)
+    created_at: datetime
+
+
+class PromptVersionRow(SQLModel, table=True):
+    __tablename__ = "prompt_versions"
+    __table_args__ = (
+        UniqueConstraint("prompt_id", "version", name="uq_prompt_versions_number"),
+        Index("ix_prompt_versions_hash", "prompt_id", "content_hash"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompts.id")
+    version: int
+    parent_id: int | None = Field(default=None, foreign_key="prompt_versions.id")
+    content_hash: str = Field(max_length=64)
+    messages: list[dict[str, Any]] = _json()
+    variables: dict[str, Any] = _json()
+    variable_names: list[str] = _json()
+    tools: list[Any] | None = _json(nullable=True)
+    response_format: Any = _json(nullable=True)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    tags: list[str] = _json()
+    author: str = Field(max_length=200)
+    created_at: datetime
+
+
+class ModelRow(SQLModel, table=True):
+    __tablename__ = "models"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    owner: str = Field(max_length=200)
+    created_at: datetime
+
+
+class ModelVersionRow(SQLModel, table=True):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version", name="uq_model_versions_number"),
+        Index("ix_model_versions_hash", "model_id", "content_hash"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="models.id")
+    version: int
+    parent_id: int | None = Field(default=None, foreign_key="model_versions.id")
+    content_hash: str = Field(max_length=64)
+    model: str = Field(max_length=300)
+    params: dict[str, Any] = _json()
+    base_model: str | None = Field(default=None, max_length=300)
+    weights_uri: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    weights_sha256: str | None = Field(default=None, max_length=64)
+    training_data_ref: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    training_data_hash: str | None = Field(default=None, max_length=128)
+    training_code_repo: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    training_code_commit: str | None = Field(default=None, max_length=64)
+    hyperparameters: dict[str, Any] | None = _json(nullable=True)
+    environment: dict[str, Any] | None = _json(nullable=True)
+    metrics: dict[str, Any] | None = _json(nullable=True)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    tags: list[str] = _json()
+    author: str = Field(max_length=200)
+    created_at: datetime
+
+
+class PairingRow(SQLModel, table=True):
+    __tablename__ = "pairings"
+    __table_args__ = (UniqueConstraint("prompt_version_id", "model_version_id", name="uq_pairings_pair"),)
+    id: str = Field(primary_key=True, max_length=12)
+    prompt_id: int = Field(foreign_key="prompts.id", index=True)
+    prompt_version_id: int = Field(foreign_key="prompt_versions.id")
+    model_version_id: int = Field(foreign_key="model_versions.id")
+    message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    author: str = Field(max_length=200)
+    created_at: datetime
+
+
+class LabelEventRow(SQLModel, table=True):
+    """One move of a label. The label's current target is its event with the highest seq."""
+
+    __tablename__ = "label_events"
+    __table_args__ = (UniqueConstraint("prompt_id", "label", "seq", name="uq_label_events_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompts.id")
+    label: str = Field(max_length=100)
+    seq: int
+    pairing_id: str | None = Field(default=None, foreign_key="pairings.id", max_length=12)
+    previous_pairing_id: str | None = Field(default=None, foreign_key="pairings.id", max_length=12)
+    actor: str = Field(max_length=200)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class AnnotationRow(SQLModel, table=True):
+    """A tag added to a version after it was created (``approved``, ``incident-4711``)."""
+
+    __tablename__ = "annotations"
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_version_id: int | None = Field(default=None, foreign_key="prompt_versions.id", index=True)
+    model_version_id: int | None = Field(default=None, foreign_key="model_versions.id", index=True)
+    tag: str = Field(max_length=100, index=True)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    actor: str = Field(max_length=200)
+    created_at: datetime
+
+
+class AuditEventRow(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=64)
+    target: str = Field(sa_column=Column(Text, nullable=False))
+    details: dict[str, Any] = _json()
+
+
+APPEND_ONLY_TABLES = (
+    "prompts", "prompt_versions", "models", "model_versions", "pairings",
+    "label_events", "annotations", "audit_events",
+)

@@ -1,0 +1,34 @@
+"""Migrations: a blank database reaches head on both backends, and the schema equals the models."""
+
+from promptver.services.database import HEAD, KNOWN_REVISIONS, Database
+
+
+def test_head_constant_matches_alembic():
+    from promptver.storage.migrate import HEAD as MIGRATE_HEAD
+    from promptver.storage.migrate import alembic_head
+
+    assert HEAD == MIGRATE_HEAD == alembic_head() == KNOWN_REVISIONS[-1]
+
+
+def test_blank_database_migrates_to_a_schema_matching_the_models(registry_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import promptver.storage.tables  # noqa: F401
+
+    db = Database.open(registry_url)
+    try:
+        assert db.reader.scalar("SELECT version_num FROM alembic_version") == HEAD
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        assert diff == []
+    finally:
+        db.close()
+
+
+def test_opening_twice_does_not_migrate_again(registry_url):
+    Database.open(registry_url).close()
+    db = Database.open(registry_url)
+    assert db._engine is None  # nothing needed SQLAlchemy: the schema was already at head
+    db.close()

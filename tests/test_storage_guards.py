@@ -1,0 +1,120 @@
+"""The database itself refuses to change history: raw SQL on both backends."""
+
+import pytest
+
+from conftest import prompt_spec
+from promptver.errors import GuardMissing
+from promptver.services import labels
+from promptver.services.database import APPEND_ONLY_TABLES, Database
+
+
+@pytest.fixture
+def filled(reg):
+    return _fill(reg)
+
+
+def _fill(reg):
+    reg.push_prompt(prompt_spec())
+    reg.add_model("support-llm", "openai/gpt-4o-2024-08-06")
+    pid = reg.pair("support-reply/1", "support-llm/1").pairing.id
+    labels.move(reg, "support-reply", "production", pid)
+    reg.annotate("prompt", "support-reply/1", "approved")
+    return reg
+
+
+def _raw(url):
+    from promptver.storage.reader import connect
+
+    conn, dialect = connect(url)
+    return conn, dialect
+
+
+def _refused(conn, dialect, sql):
+    """Run ``sql``; return the database's error text (the statement must fail)."""
+    cur = conn.cursor()
+    try:
+        cur.execute(sql)
+    except Exception as exc:  # sqlite3.IntegrityError / psycopg.errors.RestrictViolation
+        return str(exc)
+    finally:
+        cur.close()
+    raise AssertionError(f"the database accepted: {sql}")
+
+
+STATEMENTS = {
+    "prompt_versions": ["UPDATE prompt_versions SET content_hash = 'x'", "DELETE FROM prompt_versions"],
+    "model_versions": ["UPDATE model_versions SET params = '{}'", "DELETE FROM model_versions"],
+    "pairings": ["UPDATE pairings SET message = 'x'", "DELETE FROM pairings"],
+    "label_events": ["UPDATE label_events SET pairing_id = NULL", "DELETE FROM label_events"],
+    "audit_events": ["UPDATE audit_events SET actor = 'x'", "DELETE FROM audit_events"],
+    "annotations": ["UPDATE annotations SET tag = 'x'", "DELETE FROM annotations"],
+    "prompts": ["UPDATE prompts SET name = 'x'", "DELETE FROM prompts"],
+    "models": ["UPDATE models SET owner = 'x'", "DELETE FROM models"],
+}
+
+
+@pytest.mark.parametrize("table", sorted(STATEMENTS))
+def test_update_and_delete_are_refused(filled, registry_url, table):
+    conn, dialect = _raw(registry_url)
+    try:
+        for sql in STATEMENTS[table]:
+            assert f"{table} is append-only" in _refused(conn, dialect, sql)
+        if dialect == "postgresql":
+            assert "append-only" in _refused(conn, dialect, f"TRUNCATE {table} CASCADE")
+    finally:
+        conn.close()
+    assert filled.reader.version("prompt", "support-reply").content_hash != "x"
+
+
+def _open_filled(url):
+    from promptver.services.registry import Registry
+
+    return _fill(Registry.open(url, actor="tester"))
+
+
+def test_sqlite_insert_or_replace_is_refused(sqlite_url):
+    filled = _open_filled(sqlite_url)
+    conn, dialect = _raw(sqlite_url)
+    try:
+        msg = _refused(conn, dialect, "INSERT OR REPLACE INTO audit_events (id, at, actor, action, target, details) "
+                                      "SELECT id, at, 'mallory', action, target, details FROM audit_events LIMIT 1")
+        assert "replacing a row refused" in msg
+        conn.execute("PRAGMA recursive_triggers = ON")
+        _refused(conn, dialect, "REPLACE INTO pairings SELECT id, prompt_id, prompt_version_id, model_version_id, "
+                                "'forged', author, created_at FROM pairings")
+    finally:
+        conn.close()
+    assert {e.actor for e in filled.reader.audit()} == {"tester"}
+    filled.close()
+
+
+def test_postgres_upsert_is_refused(pg_url):
+    _open_filled(pg_url).close()
+    conn, dialect = _raw(pg_url)
+    try:
+        msg = _refused(conn, dialect, "INSERT INTO pairings SELECT * FROM pairings ON CONFLICT (id) DO UPDATE SET message = 'x'")
+        assert "append-only" in msg
+    finally:
+        conn.close()
+
+
+def test_a_missing_guard_is_noticed_at_start(filled, registry_url):
+    conn, dialect = _raw(registry_url)
+    name = "prompt_versions_no_update" if dialect == "sqlite" else "prompt_versions_no_update_delete"
+    cur = conn.cursor()
+    cur.execute(f"DROP TRIGGER {name}" + ("" if dialect == "sqlite" else " ON prompt_versions"))
+    if dialect == "postgresql":
+        conn.commit() if not conn.autocommit else None
+    conn.close()
+    with pytest.raises(GuardMissing, match=name):
+        Database.open(registry_url)
+    db = Database.open(registry_url, check_guards=False)
+    assert db.missing_guards == [name]
+    db.close()
+
+
+def test_every_append_only_table_is_guarded(reg):
+    assert reg.db.missing_guards == []
+    from promptver.storage.tables import APPEND_ONLY_TABLES as declared
+
+    assert set(APPEND_ONLY_TABLES) == set(declared)

@@ -31,6 +31,7 @@ APPEND_ONLY_TABLES = (
     "label_events", "annotations", "audit_events",
 )
 MAX_ATTEMPTS = 8
+MAX_LOCK_TIMEOUTS = 2
 
 
 def current_actor() -> str:
@@ -113,6 +114,7 @@ class Database:
 
         engine = writer(self.engine)
         delay = 0.02
+        lock_timeouts = 0  # each one already waited the whole busy timeout: give up after a few
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with Session(engine, expire_on_commit=False) as session, session.begin():
@@ -128,13 +130,14 @@ class Database:
                 if not _transient(exc):
                     raise RegistryUnavailable(f"registry database error: {_first_line(exc.orig)}") from exc
                 retry = exc
+                lock_timeouts += "locked" in str(exc.orig) or "busy" in str(exc.orig)
             except DBAPIError as exc:
                 if not _transient(exc):
                     raise
                 retry = exc
-            if attempt == MAX_ATTEMPTS - 1:
+            if attempt == MAX_ATTEMPTS - 1 or lock_timeouts >= MAX_LOCK_TIMEOUTS:
                 raise RegistryBusy(
-                    f"the registry database stayed busy through {MAX_ATTEMPTS} attempts "
+                    f"the registry database stayed busy through {attempt + 1} attempts "
                     f"({_first_line(retry.orig)}); try again"
                 ) from retry
             time.sleep(delay * (1 + random.random()))

@@ -9,6 +9,7 @@ Queries use ``:name`` parameters; they are rewritten to ``%(name)s`` for psycopg
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Any
 from promptver.core.types import (
     LINEAGE_FIELDS, Annotation, AuditEvent, LabelEvent, ModelVersion, Pairing, PromptVersion,
 )
-from promptver.errors import RegistryUnavailable
+from promptver.errors import InvalidValue, RegistryUnavailable
 from promptver.storage.location import sqlite_path
 
 SERIES = {"prompt": ("prompts", "prompt_versions", "prompt_id"), "model": ("models", "model_versions", "model_id")}
@@ -45,8 +46,8 @@ def connect(url: str) -> tuple[Any, str]:
     path = sqlite_path(url)
     try:
         if path is not None:
-            conn = sqlite3.connect(path, timeout=15, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 15000")
+            busy_ms = int(os.environ.get("PROMPTVER_BUSY_TIMEOUT_MS", "15000"))
+            conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False)
             return conn, "sqlite"
         if url.startswith("postgresql"):
             import psycopg
@@ -54,8 +55,10 @@ def connect(url: str) -> tuple[Any, str]:
             conninfo = "postgresql://" + url.split("://", 1)[1]
             return psycopg.connect(conninfo, autocommit=True, connect_timeout=5), "postgresql"
     except Exception as exc:  # sqlite3.Error, psycopg.Error: the driver's own message says why
-        raise RegistryUnavailable(f"cannot open the registry database: {exc}".strip()) from exc
-    raise RegistryUnavailable(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+        reason = " ".join(str(exc).split())  # drivers spread their reason over several lines
+        raise RegistryUnavailable(f"cannot open the registry database: {reason}") from exc
+    raise InvalidValue(f"unsupported database URL {url.split(':', 1)[0]}://...: use sqlite:///PATH or "
+                       "postgresql://USER@HOST/DB")
 
 
 class Reader:

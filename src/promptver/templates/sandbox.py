@@ -22,9 +22,8 @@ from jinja2 import meta, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.filters import make_attrgetter
 from jinja2.runtime import Context, Undefined, new_context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from jinja2.utils import Namespace, _PassArg, pass_context
-from markupsafe import Markup
 
 from promptver.errors import (ForbiddenTemplate, InvalidValue, MissingVariables, RenderLimitExceeded,
                               TemplateRenderError, TemplateSyntaxError)
@@ -56,7 +55,7 @@ class _Budget:
     """The bounds of one render call.
 
     Time: the deadline is checked at every loop iteration (a check compiled into each loop body),
-    every call, filter, test and lazily produced item, and by a line tracer (sys.settrace, this
+    every call, filter and lazily produced item, and by a line tracer (sys.settrace, this
     thread only) while a filter that loops in Python runs. Size: an operation that grows a value
     (``*``, ``**``, ``%``, padding, replace, join, format widths, ...) is refused before it allocates
     if the value would exceed max_chars; every string made is charged against a work budget; the
@@ -125,7 +124,7 @@ def _weight(value: Any, limit: int, indent: int = 0) -> int:
             cls = type(item)
             if callable(item) or isinstance(item, Iterator) or (
                     cls.__repr__ is object.__repr__ and cls.__str__ is object.__str__):
-                raise _Refused(f"cannot render a {cls.__name__} value")
+                raise _Refused("cannot render a callable or an object without a text form")
             total += 16
     return total
 
@@ -215,6 +214,7 @@ def _wrap_filter(name: str, func: Any) -> Any:
             sys.settrace(b.trace)
             try:
                 result = func(*first(ctx), value, *args, **kwargs)
+                result = list(result) if isinstance(result, Iterator) else result  # unique: do the work now
             finally:
                 sys.settrace(previous)
         else:
@@ -224,16 +224,6 @@ def _wrap_filter(name: str, func: Any) -> Any:
         return _ticking(result, b) if isinstance(result, Iterator) else result
 
     checked.__name__ = checked.__qualname__ = f"checked_{name}"
-    return checked
-
-
-def _wrap_test(func: Any) -> Any:
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        _budget().tick()
-        return func(*args, **kwargs)
-
-    if hasattr(func, "jinja_pass_arg"):
-        checked.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
     return checked
 
 
@@ -252,10 +242,6 @@ class _Formatter(SandboxedFormatter):
         result = super().format_field(value, format_spec)
         b.charge(len(result))
         return result
-
-
-class _EscapeFormatter(_Formatter, SandboxedEscapeFormatter):
-    pass
 
 
 class _CodeGenerator(CodeGenerator):
@@ -335,7 +321,7 @@ class _PromptEnvironment(ImmutableSandboxedEnvironment):
                 "format", "format_map") or not isinstance(value.__self__, str):
             return None
         owner, is_map = value.__self__, value.__name__ == "format_map"
-        formatter = _EscapeFormatter(self, escape=owner.escape) if isinstance(owner, Markup) else _Formatter(self)
+        formatter = _Formatter(self)
 
         def checked_format(*args: Any, **kwargs: Any) -> str:
             if is_map:
@@ -371,7 +357,6 @@ _ENV = _PromptEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, ke
                           finalize=_finalize)
 del _ENV.globals["lipsum"]
 _ENV.filters = {name: _wrap_filter(name, func) for name, func in _ENV.filters.items() if name != "random"}
-_ENV.tests = {name: _wrap_test(func) for name, func in _ENV.tests.items()}
 _GLOBALS = dict(_ENV.globals)
 _DUNDER = re.compile(r"__\w+__")
 _TAGS = {nodes.Include: "{% include %}", nodes.Import: "{% import %}",

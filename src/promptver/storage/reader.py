@@ -133,22 +133,23 @@ class Reader:
             f"SELECT v.*, s.name AS series_name, p.version AS parent_version FROM {versions} v "
             f"JOIN {series} s ON s.id = v.{fk} LEFT JOIN {versions} p ON p.id = v.parent_id "
             f"WHERE s.name = :name ORDER BY v.version DESC", name=name)
-        notes = self.annotations(kind, [r["id"] for r in rows]) if rows else {}
+        notes = self._annotations(
+            kind, f"JOIN {versions} v ON v.id = a.{kind}_version_id JOIN {series} s ON s.id = v.{fk} "
+                  "WHERE s.name = :name", name=name) if rows else {}
         return [self._version(kind, r, notes.get(r["id"], ())) for r in rows]
 
-    def annotations(self, kind: str, version_ids: list[int]) -> dict[int, tuple[Annotation, ...]]:
+    def _annotations(self, kind: str, where: str, **params: Any) -> dict[int, tuple[Annotation, ...]]:
         col = f"{kind}_version_id"
         out: dict[int, list[Annotation]] = {}
-        for r in self.rows(f"SELECT * FROM annotations WHERE {col} IS NOT NULL ORDER BY id"):
-            if r[col] in version_ids:
-                out.setdefault(r[col], []).append(
-                    Annotation(r["tag"], r["note"], r["actor"], _time(r["created_at"])))
+        for r in self.rows(f"SELECT a.* FROM annotations a {where} ORDER BY a.id", **params):
+            out.setdefault(r[col], []).append(Annotation(r["tag"], r["note"], r["actor"], _time(r["created_at"])))
         return {k: tuple(v) for k, v in out.items()}
 
     def with_annotations(self, kind: str, version: Any) -> Any:
         from dataclasses import replace
 
-        return replace(version, annotations=self.annotations(kind, [version.id]).get(version.id, ()))
+        notes = self._annotations(kind, f"WHERE a.{kind}_version_id = :id", id=version.id)
+        return replace(version, annotations=notes.get(version.id, ()))
 
     def _version(self, kind: str, r: dict[str, Any], notes: tuple[Annotation, ...] = ()) -> Any:
         common = dict(

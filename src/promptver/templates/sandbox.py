@@ -366,17 +366,17 @@ _ATTRIBUTE_ARG = {"attr": 0, "selectattr": 0, "rejectattr": 0, "groupby": 0, "su
 
 
 def _private_name(node: nodes.Node) -> str | None:
-    """The name starting with "_" that node uses, if any (or a dunder inside a string constant)."""
+    """The private name node uses: an attribute or item starting with "_", a variable or keyword
+    starting with "__", or a dunder (``__x__``) inside a string constant."""
     if isinstance(node, nodes.Const):
         match = _DUNDER.search(node.value) if isinstance(node.value, str) else None
         return match.group() if match else None
+    if isinstance(node, (nodes.Name, nodes.Macro, nodes.Block, nodes.Keyword)):
+        name = node.key if isinstance(node, nodes.Keyword) else node.name
+        return name if name.startswith("__") else None
     names: list[Any] = []
     if isinstance(node, (nodes.Getattr, nodes.NSRef)):
         names = [node.attr]
-    elif isinstance(node, (nodes.Name, nodes.Macro, nodes.Block)):
-        names = [node.name]
-    elif isinstance(node, nodes.Keyword):
-        names = [node.key]
     elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
         names = [node.arg.value]
     elif isinstance(node, nodes.Filter):

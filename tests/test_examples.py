@@ -3,6 +3,7 @@
 import filecmp
 
 from conftest import REPO
+
 from promptver.services.init import EXAMPLES
 from promptver.services.sync import load_specs
 

@@ -5,8 +5,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-
 from conftest import prompt_spec
+
 from promptver.errors import InvalidValue, LabelConflict, NotFound
 from promptver.services import labels
 

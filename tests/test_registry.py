@@ -3,8 +3,8 @@
 from dataclasses import replace
 
 import pytest
-
 from conftest import prompt_spec
+
 from promptver.errors import InvalidRef, InvalidValue, NotFound, SecretRefused, TemplateSyntaxError
 
 

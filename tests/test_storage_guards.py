@@ -1,8 +1,8 @@
 """The database itself refuses to change history: raw SQL on both backends."""
 
 import pytest
-
 from conftest import prompt_spec
+
 from promptver.errors import GuardMissing
 from promptver.services import labels
 from promptver.services.database import APPEND_ONLY_TABLES, Database

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptver.core.refs import Ref, check_name, parse_ref
-from promptver.templates.specs import ModelSpec, PromptSpec
 from promptver.core.types import ModelVersion, Pairing, PromptVersion, Resolved
 from promptver.errors import InvalidRef, InvalidValue, NotFound
 from promptver.services import resolve as _resolve
 from promptver.services.database import Database, current_actor
+from promptver.templates.specs import ModelSpec, PromptSpec
 
 
 @dataclass(frozen=True)

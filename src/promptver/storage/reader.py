@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptver.core.types import (
-    LINEAGE_FIELDS, Annotation, AuditEvent, LabelEvent, ModelVersion, Pairing, PromptVersion,
+    LINEAGE_FIELDS,
+    Annotation,
+    AuditEvent,
+    LabelEvent,
+    ModelVersion,
+    Pairing,
+    PromptVersion,
 )
 from promptver.errors import InvalidValue, RegistryUnavailable
 from promptver.storage.location import sqlite_path

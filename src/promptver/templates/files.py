@@ -40,8 +40,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptver.templates.specs import ModelSpec, PromptSpec
 from promptver.errors import InvalidFile
+from promptver.templates.specs import ModelSpec, PromptSpec
 
 PROMPT_FIELDS = ("name", "description", "messages", "variables", "tools", "response_format", "tags")
 MODEL_FIELDS = ("name", "model", "params", "lineage", "description", "tags")

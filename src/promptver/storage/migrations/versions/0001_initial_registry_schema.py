@@ -6,11 +6,10 @@ Revises:
 Create Date: 2026-11-27
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from promptver.storage.guards import PG_FUNCTION_DDL, guard_ddl
-
 
 revision = '0001'
 down_revision = None

@@ -195,3 +195,26 @@ def test_audit_lists_every_write(project):
                                              "prompt.push", "prompt.create"]
     assert project("prompt", "log", "support-reply", "--tag", "approved").stdout.count("\n") == 1
     assert project("prompt", "log", "support-reply", "--tag", "nope").stdout == ""
+
+
+def test_yaml_alias_bombs_are_refused(project):
+    bomb = ["name: bomb", "messages:", "  - role: user", "    content: hi", "tools:", "  - &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        bomb.append(f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    (project.project / "bomb.yaml").write_text("\n".join(bomb) + "\n")
+    result = project("prompt", "push", "bomb.yaml")
+    assert result.code == 2
+    assert result.stderr.startswith("error: bomb.yaml: $.tools[")
+    assert result.stderr.endswith("]: the value is too large (more than 100000 JSON values)\n")
+    big = project.project / "big.yaml"
+    big.write_text("name: big\nmessages:\n  - role: user\n    content: '" + "x" * 1_000_001 + "'\n")
+    assert project("prompt", "push", "big.yaml").stderr == "error: big.yaml: the file is larger than 1000000 characters\n"
+
+
+def test_removing_a_removed_label_says_so(project):
+    project("prompt", "push", "support.yaml")
+    project("model", "add", "support-llm", "--model", "openai/gpt-4o-2024-08-06")
+    project("label", "set", "support-reply", "production", _pair(project))
+    assert project("label", "remove", "support-reply", "production").code == 0
+    again = project("label", "remove", "support-reply", "production")
+    assert again.stdout == "support-reply@production already is removed; nothing changed\n"

@@ -21,7 +21,8 @@ def _moved(event: object, moved: bool, as_json: bool) -> None:
         return
     e = event  # type: ignore[assignment]
     if not moved:
-        out(f"{e.prompt}@{e.label} already points at {e.pairing_id}; nothing changed")
+        target = f"points at {e.pairing_id}" if e.pairing_id else "is removed"
+        out(f"{e.prompt}@{e.label} already {target}; nothing changed")
     elif e.pairing_id is None:
         out(f"{e.prompt}@{e.label} removed (was {e.previous_pairing_id}) [event {e.seq}]")
     else:

@@ -24,7 +24,22 @@ PROMPT_KIND = "promptver.prompt/1"
 MODEL_KIND = "promptver.model/1"
 
 
-def _normalise(value: Any, path: str = "$") -> Any:
+MAX_NODES = 100_000  # YAML aliases can make a small file expand enormously: refuse past this
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.left = MAX_NODES
+
+    def take(self, path: str) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise InvalidValue(f"{path}: the value is too large (more than {MAX_NODES} JSON values)")
+
+
+def _normalise(value: Any, path: str = "$", counter: _Counter | None = None) -> Any:
+    counter = counter or _Counter()
+    counter.take(path)
     if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
         return value
     if isinstance(value, float):
@@ -36,10 +51,10 @@ def _normalise(value: Any, path: str = "$") -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidValue(f"{path}: keys must be strings, not {key!r}")
-            out[key] = _normalise(item, f"{path}.{key}")
+            out[key] = _normalise(item, f"{path}.{key}", counter)
         return out
     if isinstance(value, (list, tuple)):
-        return [_normalise(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_normalise(item, f"{path}[{i}]", counter) for i, item in enumerate(value)]
     raise InvalidValue(f"{path}: {type(value).__name__} values cannot be stored (use JSON types)")
 
 

@@ -47,8 +47,14 @@ PROMPT_FIELDS = ("name", "description", "messages", "variables", "tools", "respo
 MODEL_FIELDS = ("name", "model", "params", "lineage", "description", "tags")
 
 
+MAX_FILE_CHARS = 1_000_000
+
+
 def load_yaml(text: str, filename: str) -> dict[str, Any]:
     import yaml
+
+    if len(text) > MAX_FILE_CHARS:
+        raise InvalidFile(f"{filename}: the file is larger than {MAX_FILE_CHARS} characters")
 
     try:
         data = yaml.safe_load(text)

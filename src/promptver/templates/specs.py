@@ -19,6 +19,13 @@ ROLES = ("system", "developer", "user", "assistant", "tool")
 _TEXT_LINEAGE = {f for f in LINEAGE_FIELDS if f not in ("hyperparameters", "environment", "metrics")}
 
 
+def _json_able(identity: dict[str, Any], where: str) -> None:
+    try:
+        canonical_json(identity)
+    except InvalidValue as exc:
+        raise InvalidValue(f"{where}: {exc}") from None
+
+
 def _tags(tags: Any, where: str) -> list[str]:
     if tags is None:
         return []
@@ -81,7 +88,7 @@ class PromptSpec:
             raise InvalidValue(f"{where}: response_format must be a mapping (or a string such as json_object)")
         if not isinstance(self.description or "", str):
             raise InvalidValue(f"{where}: description must be text")
-        canonical_json(prompt_identity(messages, variables, self.tools, self.response_format))  # JSON-able?
+        _json_able(prompt_identity(messages, variables, self.tools, self.response_format), where)
         spec = PromptSpec(self.name, messages, dict(variables), self.tools, self.response_format,
                           (self.description or "").strip(), _tags(self.tags, where))
         return spec, sorted(used)
@@ -134,7 +141,7 @@ class ModelSpec:
         prefix = "" if where == "model" else f"{where}: "
         refuse_secrets(params, f"{prefix}params")
         refuse_secrets(lineage, f"{prefix}lineage")
-        canonical_json(model_identity(self.model, params, lineage))
+        _json_able(model_identity(self.model, params, lineage), where)
         spec = ModelSpec(self.name, self.model.strip(), dict(params), lineage,
                          (self.description or "").strip(), _tags(self.tags, where))
         warning = floating_model_warning(spec.model, lineage)

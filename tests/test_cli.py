@@ -218,3 +218,11 @@ def test_removing_a_removed_label_says_so(project):
     assert project("label", "remove", "support-reply", "production").code == 0
     again = project("label", "remove", "support-reply", "production")
     assert again.stdout == "support-reply@production already is removed; nothing changed\n"
+
+
+def test_log_limit(project):
+    for text in ("A", "B", "C"):
+        (project.project / "support.yaml").write_text(PROMPT_YAML.replace("support agent", text))
+        project("prompt", "push", "support.yaml")
+    assert [v["version"] for v in json.loads(project("prompt", "log", "support-reply", "-n", "2", "--json").stdout)] == [3, 2]
+    assert project("prompt", "log", "support-reply", "--limit", "0").code == 2

@@ -111,3 +111,19 @@ def test_two_concurrent_moves_one_loses_clearly(registry_url, pairs):
     assert len(conflicts) == 1 and len(outcomes) == 2
     with Registry.open(registry_url) as r:
         assert len(r.reader.label_history("support-reply", "production")) == 1
+
+
+def test_event_times_never_go_backwards_within_a_label(reg, pairs, monkeypatch):
+    """A mover whose clock is behind still records a time no earlier than the label's last event,
+    so "the target at time T" agrees with the order of events."""
+    from datetime import timedelta
+
+    a, b = pairs
+    first, _ = labels.move(reg, "support-reply", "production", a)
+    skewed = first.created_at - timedelta(hours=1)
+    monkeypatch.setattr(labels, "now", lambda: skewed)
+    second, _ = labels.move(reg, "support-reply", "production", b)
+    assert second.created_at >= first.created_at
+    assert reg.resolve("support-reply@production", at=second.created_at).pairing.id == b
+    with pytest.raises(NotFound, match="not set yet"):
+        reg.resolve("support-reply@production", at=first.created_at - timedelta(microseconds=1))

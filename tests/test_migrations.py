@@ -32,3 +32,29 @@ def test_opening_twice_does_not_migrate_again(registry_url):
     db = Database.open(registry_url)
     assert db._engine is None  # nothing needed SQLAlchemy: the schema was already at head
     db.close()
+
+
+def test_a_database_at_an_older_revision_is_upgraded_in_place(registry_url):
+    """Create the 0001 schema with data, then open it: promptver upgrades it and the data stays."""
+    from alembic import command
+    from conftest import prompt_spec
+
+    from promptver.services.registry import Registry
+    from promptver.storage.engine import make_engine
+    from promptver.storage.migrate import alembic_config
+
+    engine = make_engine(registry_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        from sqlalchemy import text
+
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    engine.dispose()
+    with Registry.open(registry_url, actor="tester") as reg:
+        reg.push_prompt(prompt_spec())
+        assert reg.reader.scalar("SELECT version_num FROM alembic_version") == HEAD
+        assert reg.db.missing_guards == []
+        assert reg.prompt_version("support-reply/1").version == 1

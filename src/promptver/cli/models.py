@@ -9,7 +9,8 @@ import typer
 
 from promptver.cli import views
 from promptver.cli.common import parse_pairs, registry
-from promptver.cli.output import emit_json, out, table, when
+from promptver.cli.output import emit_json, table, when
+from promptver.cli.series import add_version_commands
 
 app = typer.Typer(help="Model versions: add, push, list, log, show, diff, annotate.", no_args_is_help=True)
 
@@ -71,46 +72,4 @@ def list_(as_json: JsonOpt = False) -> None:
           [[n, f"v{v.version}" if v else "-", v.model if v else "-", when(v.created_at if v else None)] for n, v in rows])
 
 
-@app.command("log")
-def log(
-    name: Annotated[str, typer.Argument(help="Model name.")],
-    tag: Annotated[Optional[str], typer.Option("--tag", help="Only versions carrying this tag or annotation.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The version history of a model as a tree, newest first."""
-    with registry() as reg:
-        versions = reg.log("model", name, tag)
-    views.log(versions, {}, as_json)
-
-
-@app.command("show")
-def show(ref: Annotated[str, typer.Argument(help="NAME or NAME/N.")], as_json: JsonOpt = False) -> None:
-    """One model version in full, with its lineage."""
-    with registry() as reg:
-        version = reg.model_version(ref)
-    if as_json:
-        emit_json(version.to_json())
-    else:
-        views.show_model(version)
-
-
-@app.command("diff")
-def diff(old: Annotated[str, typer.Argument(help="Old version ref.")],
-         new: Annotated[str, typer.Argument(help="New version ref.")],
-         as_json: JsonOpt = False) -> None:
-    """What changed between two model versions (model id, parameters, lineage)."""
-    from promptver.core.diff import diff_models
-
-    with registry() as reg:
-        result = diff_models(reg.model_version(old), reg.model_version(new))
-    views.diff(result, as_json)
-
-
-@app.command("annotate")
-def annotate(ref: Annotated[str, typer.Argument(help="Version ref, e.g. support-llm/2.")],
-             tag: Annotated[str, typer.Argument(help="Annotation tag.")],
-             note: Annotated[str, typer.Option("--note", help="Free text.")] = "") -> None:
-    """Add an annotation to an existing model version (append-only)."""
-    with registry() as reg:
-        version = reg.annotate("model", ref, tag, note)
-    out(f"annotated {version.ref} with {tag}")
+add_version_commands(app, "model", "support-llm/2")

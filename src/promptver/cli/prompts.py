@@ -9,7 +9,8 @@ import typer
 
 from promptver.cli import views
 from promptver.cli.common import registry
-from promptver.cli.output import emit_json, out, table, when
+from promptver.cli.output import emit_json, table, when
+from promptver.cli.series import add_version_commands
 
 app = typer.Typer(help="Prompt versions: push, list, log, show, diff, annotate.", no_args_is_help=True)
 
@@ -59,48 +60,4 @@ def list_(as_json: JsonOpt = False) -> None:
             ", ".join(f"{k}->{p}" for k, p in sorted(labels.items()))] for n, v, labels in rows])
 
 
-@app.command("log")
-def log(
-    name: Annotated[str, typer.Argument(help="Prompt name.")],
-    tag: Annotated[Optional[str], typer.Option("--tag", help="Only versions carrying this tag or annotation.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The version history of a prompt as a tree, newest first, with labels and tags."""
-    with registry() as reg:
-        versions = reg.log("prompt", name, tag)
-        labels = views.labels_by_version(reg, name)
-    views.log(versions, labels, as_json)
-
-
-@app.command("show")
-def show(ref: Annotated[str, typer.Argument(help="NAME, NAME/N, NAME@LABEL or a pairing id.")],
-         as_json: JsonOpt = False) -> None:
-    """One prompt version in full."""
-    with registry() as reg:
-        version = reg.prompt_version(ref)
-    if as_json:
-        emit_json(version.to_json())
-    else:
-        views.show_prompt(version)
-
-
-@app.command("diff")
-def diff(old: Annotated[str, typer.Argument(help="Old version ref.")],
-         new: Annotated[str, typer.Argument(help="New version ref.")],
-         as_json: JsonOpt = False) -> None:
-    """What changed between two prompt versions (template text and structured fields)."""
-    from promptver.core.diff import diff_prompts
-
-    with registry() as reg:
-        result = diff_prompts(reg.prompt_version(old), reg.prompt_version(new))
-    views.diff(result, as_json)
-
-
-@app.command("annotate")
-def annotate(ref: Annotated[str, typer.Argument(help="Version ref, e.g. support-reply/3.")],
-             tag: Annotated[str, typer.Argument(help="Annotation tag, e.g. approved or incident-4711.")],
-             note: Annotated[str, typer.Option("--note", help="Free text.")] = "") -> None:
-    """Add an annotation to an existing version (append-only; shown in logs, searchable with --tag)."""
-    with registry() as reg:
-        version = reg.annotate("prompt", ref, tag, note)
-    out(f"annotated {version.ref} with {tag}")
+add_version_commands(app, "prompt", "support-reply/3")

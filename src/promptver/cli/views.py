@@ -52,18 +52,22 @@ def log(versions: list[Any], labels: dict[int, list[str]], as_json: bool) -> Non
         out("  ".join(parts))
 
 
-def show_prompt(v: Any) -> None:
+def _header(v: Any) -> None:
     out(f"{v.ref}  {v.content_hash}")
     out(f"created  {when(v.created_at)} by {v.author}" + (f", from v{v.parent}" if v.parent else ""))
     if v.message:
         out(f"message  {safe(v.message)}")
     if v.description:
         out(f"about    {safe(v.description)}")
-    out(f"uses     {', '.join(v.variable_names) or '(no variables)'}")
     if v.all_tags():
         out(f"tags     {' '.join(v.all_tags())}")
     for note in v.annotations:
         out(f"note     #{note.tag} by {note.actor} at {when(note.created_at)}" + (f": {safe(note.note)}" if note.note else ""))
+
+
+def show_prompt(v: Any) -> None:
+    _header(v)
+    out(f"uses     {', '.join(v.variable_names) or '(no variables)'}")
     if v.variables:
         import json
 
@@ -82,18 +86,9 @@ def show_prompt(v: Any) -> None:
 def show_model(v: Any) -> None:
     import json
 
-    out(f"{v.ref}  {v.content_hash}")
-    out(f"created  {when(v.created_at)} by {v.author}" + (f", from v{v.parent}" if v.parent else ""))
-    if v.message:
-        out(f"message  {safe(v.message)}")
-    if v.description:
-        out(f"about    {safe(v.description)}")
+    _header(v)
     out(f"model    {v.model}")
     out(f"params   {json.dumps(v.params, sort_keys=True)}")
-    if v.all_tags():
-        out(f"tags     {' '.join(v.all_tags())}")
-    for note in v.annotations:
-        out(f"note     #{note.tag} by {note.actor} at {when(note.created_at)}" + (f": {safe(note.note)}" if note.note else ""))
     lineage = {k: val for k, val in v.lineage.items() if val is not None}
     if lineage:
         out("lineage")

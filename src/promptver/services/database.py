@@ -3,7 +3,7 @@
 Opening (cheap, no SQLAlchemy): connect with DB-API, compare the schema revision with
 ``migrate.HEAD`` (migrating a blank or older database), and check every immutability guard.
 
-Writing: ``Database.write(fn)`` runs ``fn(session)`` in one transaction that takes the write lock up
+Writing: ``Database.write(fn)`` runs ``fn(connection)`` in one transaction that takes the write lock up
 front on SQLite (``BEGIN IMMEDIATE``; WAL and a busy timeout let writers queue) and row locks on
 PostgreSQL. A lock timeout, a serialization failure or a unique-constraint race rolls the session
 back and retries with jittered backoff, a bounded number of times; then ``RegistryBusy``.
@@ -24,8 +24,8 @@ from promptver.storage.location import database_url, sqlite_path
 from promptver.storage.reader import Reader, connect
 
 T = TypeVar("T")
-HEAD = "0001"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
-KNOWN_REVISIONS = ("0001",)
+HEAD = "0002"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
+KNOWN_REVISIONS = ("0001", "0002")
 APPEND_ONLY_TABLES = (
     "prompts", "prompt_versions", "models", "model_versions", "pairings",
     "label_events", "annotations", "audit_events",
@@ -106,9 +106,8 @@ class Database:
         return self._engine
 
     def write(self, fn: Callable[[Any], T], *, on_integrity: Callable[[Exception], Exception | None] | None = None) -> T:
-        """Run ``fn(session)`` in one write transaction, retrying lock and race failures."""
+        """Run ``fn(connection)`` in one write transaction, retrying lock and race failures."""
         from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-        from sqlmodel import Session
 
         from promptver.storage.engine import writer
 
@@ -117,8 +116,8 @@ class Database:
         lock_timeouts = 0  # each one already waited the whole busy timeout: give up after a few
         for attempt in range(MAX_ATTEMPTS):
             try:
-                with Session(engine, expire_on_commit=False) as session, session.begin():
-                    return fn(session)
+                with engine.begin() as conn:
+                    return fn(conn)
             except IntegrityError as exc:
                 mapped = on_integrity(exc) if on_integrity else None
                 if mapped is not None:
@@ -127,7 +126,7 @@ class Database:
                     raise
                 retry = exc
             except OperationalError as exc:
-                if not _transient(exc):
+                if not (_transient(exc) or exc.connection_invalidated):
                     raise RegistryUnavailable(f"registry database error: {_first_line(exc.orig)}") from exc
                 retry = exc
                 lock_timeouts += "locked" in str(exc.orig) or "busy" in str(exc.orig)

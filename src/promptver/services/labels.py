@@ -9,6 +9,7 @@ concurrent mover took the same sequence number (a unique constraint), the loser 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from promptver.core.refs import Ref, check_name, parse_ref
@@ -26,9 +27,7 @@ def head(reg: Registry, prompt: str, label: str) -> LabelEvent | None:
 def move(reg: Registry, prompt: str, label: str, pairing_ref: str | None, *, reason: str = "",
          expected_seq: Any = _UNSET, action: str = "label.set") -> tuple[LabelEvent, bool]:
     """Point ``label`` of ``prompt`` at a pairing (None removes it). Returns (event, moved?)."""
-    from sqlmodel import select
-
-    from promptver.storage.tables import LabelEventRow
+    from promptver.storage import writes
 
     check_name(prompt, "prompt name")
     check_name(label, "label")
@@ -45,18 +44,19 @@ def move(reg: Registry, prompt: str, label: str, pairing_ref: str | None, *, rea
     if current is None and target is None:
         raise NotFound(f"{prompt} has no label {label!r} to remove")
 
-    def work(session: Any) -> None:
-        row = session.exec(select(LabelEventRow).where(
-            LabelEventRow.prompt_id == prompt_id, LabelEventRow.label == label,
-        ).order_by(LabelEventRow.seq.desc()).limit(1)).first()
+    def work(conn: Any) -> None:
+        row = writes.label_head(conn, prompt_id, label)
         head_seq = row.seq if row else 0
         if head_seq != seen:
             raise _conflict(reg, prompt, label)
-        session.add(LabelEventRow(prompt_id=prompt_id, label=label, seq=head_seq + 1,
+        # times never go backwards within a label (even across hosts with skewed clocks), so
+        # "the target at time T" can use the time index and agrees with the sequence order
+        created = max(now(), _aware(row.created_at)) if row else now()
+        writes.insert_label_event(conn, prompt_id=prompt_id, label=label, seq=head_seq + 1,
                                   pairing_id=target.id if target else None,
                                   previous_pairing_id=row.pairing_id if row else None,
-                                  actor=reg.actor, reason=reason, created_at=now()))
-        audit(session, reg.actor, action, f"{prompt}@{label}", pairing=target.id if target else None,
+                                  actor=reg.actor, reason=reason, created_at=created)
+        audit(conn, reg.actor, action, f"{prompt}@{label}", pairing=target.id if target else None,
               previous=row.pairing_id if row else None, reason=reason)
 
     reg.db.write(work, on_integrity=lambda exc: _conflict(reg, prompt, label)
@@ -83,6 +83,10 @@ def rollback(reg: Registry, prompt: str, label: str, *, reason: str = "", to_seq
         target = current.previous_pairing_id
     return move(reg, prompt, label, target, reason=reason or f"rollback of event {current.seq}",
                 expected_seq=current.seq, action="label.rollback")
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _pairing_for(reg: Registry, prompt: str, ref: str) -> Any:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptver.core.refs import Ref, check_name, parse_ref
 from promptver.core.types import ModelVersion, Pairing, PromptVersion, Resolved
-from promptver.errors import InvalidRef, InvalidValue, NotFound
+from promptver.errors import InvalidRef, NotFound
 from promptver.services import resolve as _resolve
 from promptver.services.database import Database, current_actor
-from promptver.templates.specs import ModelSpec, PromptSpec
+
+if TYPE_CHECKING:  # the specs pull in Jinja2, which reads (promptver get) never need
+    from promptver.templates.specs import ModelSpec, PromptSpec
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def audit(session: Any, actor: str, action: str, target: str, **details: Any) -> None:
+def audit(conn: Any, actor: str, action: str, target: str, **details: Any) -> None:
     """Append an audit event in the caller's transaction."""
-    from promptver.storage.tables import AuditEventRow
+    from promptver.storage import writes
 
-    session.add(AuditEventRow(at=now(), actor=actor, action=action, target=target, details=details))
+    writes.insert_audit(conn, at=now(), actor=actor, action=action, target=target, details=details)
 
 
 class Registry:
@@ -80,46 +82,24 @@ class Registry:
     def pairing(self, pairing_id: str) -> Pairing:
         return _resolve.pairing(self.reader, pairing_id)
 
-    def log(self, kind: str, name: str, tag: str | None = None) -> list[Any]:
+    def log(self, kind: str, name: str, tag: str | None = None, limit: int | None = None) -> list[Any]:
+        """Versions of a series, newest first: all, or the ``limit`` newest (carrying ``tag``)."""
         check_name(name, f"{kind} name")
-        versions = self.reader.versions(kind, name)
+        versions = self.reader.versions(kind, name, None if tag else limit)
         if not versions and self.reader.series_id(kind, name) is None:
             raise NotFound(f"no {kind} named {name!r}")
         if tag:
-            versions = [v for v in versions if tag in v.all_tags()]
+            versions = [v for v in versions if tag in v.all_tags()][:limit]
         return versions
 
     # -- writes ---------------------------------------------------------------------------------
     def push_prompt(self, spec: PromptSpec, *, message: str = "", parent: str | None = None,
                     where: str = "prompt") -> Pushed:
         """Store ``spec`` as the next version of its prompt; identical to the latest: no-op."""
-        from promptver.storage.tables import PromptRow, PromptVersionRow
-
         spec, variable_names = spec.validated(where)
-        digest = spec.content_hash
-        parent_version = self._parent("prompt", spec.name, parent)
-
-        def work(session: Any) -> tuple[int, bool]:
-            series = self._series(session, PromptRow, spec.name)
-            latest = self._latest(session, PromptVersionRow, PromptVersionRow.prompt_id, series.id)
-            if latest is not None and latest.content_hash == digest:
-                return latest.id, False
-            parent_id = self._parent_id(session, PromptVersionRow, PromptVersionRow.prompt_id, series.id,
-                                        parent_version, latest)
-            row = PromptVersionRow(
-                prompt_id=series.id, version=(latest.version + 1) if latest else 1, parent_id=parent_id,
-                content_hash=digest, messages=spec.messages, variables=spec.variables,
-                variable_names=variable_names, tools=spec.tools, response_format=spec.response_format,
-                description=spec.description, message=message, tags=spec.tags, author=self.actor,
-                created_at=now())
-            session.add(row)
-            session.flush()
-            audit(session, self.actor, "prompt.push", f"{spec.name}/{row.version}",
-                  content_hash=digest, parent=parent_version, message=message)
-            return row.id, True
-
-        version_id, created = self.db.write(work)
-        return Pushed(self.reader.version_by_id("prompt", version_id), created)
+        fields = dict(messages=spec.messages, variables=spec.variables, variable_names=variable_names,
+                      tools=spec.tools, response_format=spec.response_format)
+        return self._push("prompt", spec, fields, message, parent, [], "prompt.push", {})
 
     def add_model(self, name: str, model: str, *, params: dict[str, Any] | None = None,
                   lineage: dict[str, Any] | None = None, message: str = "", description: str = "",
@@ -131,42 +111,50 @@ class Registry:
             from promptver.services.environment import capture_environment
 
             lineage["environment"] = capture_environment()
+        from promptver.templates.specs import ModelSpec
+
         spec = ModelSpec(name, model, params or {}, lineage, description, tags or [])
         return self.push_model(spec, message=message, parent=parent, where=where)
 
     def push_model(self, spec: ModelSpec, *, message: str = "", parent: str | None = None,
                    where: str = "model") -> Pushed:
-        from promptver.storage.tables import ModelRow, ModelVersionRow
-
+        """Store ``spec`` as the next version of its model; identical to the latest: no-op."""
         spec, warnings = spec.validated(where)
-        digest = spec.content_hash
-        parent_version = self._parent("model", spec.name, parent)
+        fields = dict(model=spec.model, params=spec.params, **spec.lineage)
+        return self._push("model", spec, fields, message, parent, warnings, "model.add", {"model": spec.model})
 
-        def work(session: Any) -> tuple[int, bool]:
-            series = self._series(session, ModelRow, spec.name)
-            latest = self._latest(session, ModelVersionRow, ModelVersionRow.model_id, series.id)
+    def _push(self, kind: str, spec: Any, fields: dict[str, Any], message: str, parent: str | None,
+              warnings: list[str], action: str, details: dict[str, Any]) -> Pushed:
+        """One version write: lock the series, no-op on identical content, else number, insert, audit."""
+        from promptver.storage import writes
+
+        digest = spec.content_hash
+        parent_version = self._parent(kind, spec.name, parent)
+
+        def work(conn: Any) -> tuple[int, bool]:
+            series_id = self._series(conn, kind, spec.name)
+            latest = writes.latest_version(conn, kind, series_id)
             if latest is not None and latest.content_hash == digest:
                 return latest.id, False
-            parent_id = self._parent_id(session, ModelVersionRow, ModelVersionRow.model_id, series.id,
-                                        parent_version, latest)
-            row = ModelVersionRow(
-                model_id=series.id, version=(latest.version + 1) if latest else 1, parent_id=parent_id,
-                content_hash=digest, model=spec.model, params=spec.params, **spec.lineage,
-                description=spec.description, message=message, tags=spec.tags, author=self.actor,
-                created_at=now())
-            session.add(row)
-            session.flush()
-            audit(session, self.actor, "model.add", f"{spec.name}/{row.version}",
-                  content_hash=digest, model=spec.model, parent=parent_version, message=message)
-            return row.id, True
+            parent_id = latest.id if latest is not None else None
+            if parent_version is not None:
+                parent_id = writes.version_id(conn, kind, series_id, parent_version)
+            version = (latest.version + 1) if latest else 1
+            row_id = writes.insert_version(
+                conn, kind, **{f"{kind}_id": series_id}, version=version, parent_id=parent_id,
+                content_hash=digest, **fields, description=spec.description, message=message, tags=spec.tags,
+                author=self.actor, created_at=now())
+            audit(conn, self.actor, action, f"{spec.name}/{version}", content_hash=digest,
+                  parent=parent_version, message=message, **details)
+            return row_id, True
 
         version_id, created = self.db.write(work)
-        return Pushed(self.reader.version_by_id("model", version_id), created, warnings)
+        return Pushed(self.reader.version_by_id(kind, version_id), created, warnings)
 
     def pair(self, prompt_ref: str, model_ref: str, *, message: str = "") -> Paired:
         """Link a prompt version with a model version (the same two versions: the same pairing)."""
         from promptver.core.identity import pairing_id
-        from promptver.storage.tables import PairingRow
+        from promptver.storage import writes
 
         prompt = self.prompt_version(prompt_ref)
         model = self.model_version(model_ref)
@@ -177,14 +165,12 @@ class Registry:
                          model.name, model.version)
         series_id = self.reader.series_id("prompt", prompt.name)
 
-        def work(session: Any) -> bool:
-            if session.get(PairingRow, pid) is not None:
+        def work(conn: Any) -> bool:
+            if writes.pairing_exists(conn, pid):
                 return False
-            session.add(PairingRow(id=pid, prompt_id=series_id, prompt_version_id=prompt.id,
-                                   model_version_id=model.id, message=message, author=self.actor,
-                                   created_at=now()))
-            session.flush()
-            audit(session, self.actor, "pair", pid, prompt=prompt.ref, model=model.ref, message=message)
+            writes.insert_pairing(conn, id=pid, prompt_id=series_id, prompt_version_id=prompt.id,
+                                  model_version_id=model.id, message=message, author=self.actor, created_at=now())
+            audit(conn, self.actor, "pair", pid, prompt=prompt.ref, model=model.ref, message=message)
             return True
 
         created = self.db.write(work)
@@ -192,16 +178,16 @@ class Registry:
 
     def annotate(self, kind: str, ref: str, tag: str, note: str = "") -> Any:
         """Add an annotation (``approved``, ``incident-4711``) to an existing version."""
-        from promptver.storage.tables import AnnotationRow
+        from promptver.storage import writes
 
         tag = check_name(tag, "tag")
         version = self.prompt_version(ref) if kind == "prompt" else self.model_version(ref)
 
-        def work(session: Any) -> None:
-            session.add(AnnotationRow(prompt_version_id=version.id if kind == "prompt" else None,
-                                      model_version_id=version.id if kind == "model" else None,
-                                      tag=tag, note=note, actor=self.actor, created_at=now()))
-            audit(session, self.actor, f"{kind}.annotate", version.ref, tag=tag, note=note)
+        def work(conn: Any) -> None:
+            writes.insert_annotation(conn, prompt_version_id=version.id if kind == "prompt" else None,
+                                     model_version_id=version.id if kind == "model" else None,
+                                     tag=tag, note=note, actor=self.actor, created_at=now())
+            audit(conn, self.actor, f"{kind}.annotate", version.ref, tag=tag, note=note)
 
         self.db.write(work)
         return self.reader.with_annotations(kind, version)
@@ -216,31 +202,13 @@ class Registry:
         version = self.prompt_version(ref) if kind == "prompt" else self.model_version(ref)
         return version.version
 
-    def _series(self, session: Any, table: Any, name: str) -> Any:
-        from sqlmodel import select
+    def _series(self, conn: Any, kind: str, name: str) -> int:
+        """The id of series ``name``, locked for this transaction (PostgreSQL); created if new."""
+        from promptver.storage import writes
 
-        row = session.exec(select(table).where(table.name == name).with_for_update()).first()
-        if row is None:
-            row = table(name=name, owner=self.actor, created_at=now())
-            session.add(row)
-            session.flush()
-            audit(session, self.actor, f"{table.__tablename__[:-1]}.create", name)
-        return row
-
-    @staticmethod
-    def _latest(session: Any, table: Any, fk: Any, series_id: int) -> Any:
-        from sqlmodel import select
-
-        return session.exec(select(table).where(fk == series_id).order_by(table.version.desc()).limit(1)).first()
-
-    @staticmethod
-    def _parent_id(session: Any, table: Any, fk: Any, series_id: int, parent_version: int | None,
-                   latest: Any) -> int | None:
-        from sqlmodel import select
-
-        if parent_version is None:
-            return latest.id if latest is not None else None
-        row = session.exec(select(table).where(fk == series_id, table.version == parent_version)).first()
-        if row is None:
-            raise InvalidValue(f"parent version {parent_version} does not exist")
-        return row.id
+        found = writes.lock_series(conn, kind, name)
+        if found is not None:
+            return found
+        new_id = writes.insert_series(conn, kind, name=name, owner=self.actor, created_at=now())
+        audit(conn, self.actor, f"{kind}.create", name)
+        return new_id

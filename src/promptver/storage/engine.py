@@ -3,7 +3,7 @@
 SQLite: WAL, ``busy_timeout``, foreign keys on. Python's sqlite3 transaction handling is turned
 off and promptver emits ``BEGIN`` itself, so a write unit of work can start with
 ``BEGIN IMMEDIATE`` and take the write lock up front (no lock upgrade, no instant SQLITE_BUSY).
-PostgreSQL: psycopg 3, ``pool_pre_ping``, a connect timeout.
+PostgreSQL: psycopg 3 and a connect timeout.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def make_engine(url: str) -> Engine:
     connect_args: dict[str, Any] = {}
     if url.startswith("postgresql+psycopg"):
         connect_args["connect_timeout"] = 5
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    # no pool_pre_ping (a round trip per transaction): a dropped connection is invalidated by
+    # SQLAlchemy and Database.write retries the transaction on a fresh one
+    return create_engine(url, connect_args=connect_args)
 
 
 def writer(engine: Engine) -> Engine:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-HEAD = "0001"
+HEAD = "0002"
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 

@@ -132,13 +132,14 @@ class Reader:
         assert row is not None, f"{versions} row {version_id} vanished"
         return self._version(kind, row)
 
-    def versions(self, kind: str, name: str) -> list[PromptVersion | ModelVersion]:
-        """Every version of a series, newest first, with annotations."""
+    def versions(self, kind: str, name: str, limit: int | None = None) -> list[PromptVersion | ModelVersion]:
+        """The versions of a series, newest first (the ``limit`` newest), with annotations."""
         series, versions, fk = SERIES[kind]
         rows = self.rows(
             f"SELECT v.*, s.name AS series_name, p.version AS parent_version FROM {versions} v "
             f"JOIN {series} s ON s.id = v.{fk} LEFT JOIN {versions} p ON p.id = v.parent_id "
-            f"WHERE s.name = :name ORDER BY v.version DESC", name=name)
+            f"WHERE s.name = :name ORDER BY v.version DESC" + (" LIMIT :limit" if limit else ""),
+            name=name, limit=limit)
         notes = self._annotations(
             kind, f"JOIN {versions} v ON v.id = a.{kind}_version_id JOIN {series} s ON s.id = v.{fk} "
                   "WHERE s.name = :name", name=name) if rows else {}
@@ -202,10 +203,11 @@ class Reader:
     # -- labels ---------------------------------------------------------------------------------
     def label_event(self, prompt: str, label: str, at: datetime | None = None) -> LabelEvent | None:
         """The event that set ``label`` as of ``at`` (now when None), or None if never set by then."""
-        when = "" if at is None else " AND e.created_at <= :at"
+        # a label's event times never go backwards (services.labels), so the time index answers "at T"
+        when, order = ("", "e.seq DESC") if at is None else (" AND e.created_at <= :at", "e.created_at DESC, e.seq DESC")
         row = self.row(
             "SELECT e.*, s.name AS prompt_name FROM label_events e JOIN prompts s ON s.id = e.prompt_id "
-            f"WHERE s.name = :name AND e.label = :label{when} ORDER BY e.seq DESC LIMIT 1",
+            f"WHERE s.name = :name AND e.label = :label{when} ORDER BY {order} LIMIT 1",
             name=prompt, label=label, at=None if at is None else db_time(at, self.dialect))
         return None if row is None else _event(row)
 

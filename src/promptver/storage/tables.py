@@ -99,7 +99,10 @@ class LabelEventRow(SQLModel, table=True):
     """One move of a label. The label's current target is its event with the highest seq."""
 
     __tablename__ = "label_events"
-    __table_args__ = (UniqueConstraint("prompt_id", "label", "seq", name="uq_label_events_seq"),)
+    __table_args__ = (
+        UniqueConstraint("prompt_id", "label", "seq", name="uq_label_events_seq"),
+        Index("ix_label_events_time", "prompt_id", "label", "created_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompts.id")
     label: str = Field(max_length=100)

@@ -1,0 +1,87 @@
+"""The write statements, built once and run on the connection of a write transaction.
+
+Statements are SQLAlchemy Core over the SQLModel tables, prepared at import so every call hits the
+compiled-statement cache: an ORM unit of work costs several times more per version than the
+database itself does. ``services.database.Database.write`` owns the transaction and its retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select
+
+from promptver.storage import tables as t
+
+_SERIES = {"prompt": (t.PromptRow, t.PromptVersionRow), "model": (t.ModelRow, t.ModelVersionRow)}
+
+
+def _statements(kind: str) -> dict[str, Any]:
+    series, versions = _SERIES[kind]
+    fk = getattr(versions, f"{kind}_id")
+    return {
+        "lock": select(series.id).where(series.name == bindparam("name")).with_for_update(),
+        "insert_series": insert(series.__table__),
+        "latest": select(versions.id, versions.version, versions.content_hash)
+        .where(fk == bindparam("series_id")).order_by(versions.version.desc()).limit(1),
+        "version_id": select(versions.id).where(fk == bindparam("series_id"), versions.version == bindparam("number")),
+        "insert_version": insert(versions.__table__),
+    }
+
+
+_BY_KIND = {kind: _statements(kind) for kind in _SERIES}
+_INSERT_AUDIT = insert(t.AuditEventRow.__table__)
+_INSERT_PAIRING = insert(t.PairingRow.__table__)
+_PAIRING_EXISTS = select(t.PairingRow.id).where(t.PairingRow.id == bindparam("id"))
+_INSERT_ANNOTATION = insert(t.AnnotationRow.__table__)
+_LABEL_HEAD = (select(t.LabelEventRow.seq, t.LabelEventRow.pairing_id, t.LabelEventRow.created_at)
+               .where(t.LabelEventRow.prompt_id == bindparam("prompt_id"), t.LabelEventRow.label == bindparam("label"))
+               .order_by(t.LabelEventRow.seq.desc()).limit(1))
+_INSERT_LABEL_EVENT = insert(t.LabelEventRow.__table__)
+
+
+def lock_series(conn: Connection, kind: str, name: str) -> int | None:
+    """The id of series ``name``, row-locked until commit on PostgreSQL (SQLite: the write lock)."""
+    return conn.execute(_BY_KIND[kind]["lock"], {"name": name}).scalar()
+
+
+def insert_series(conn: Connection, kind: str, **values: Any) -> int:
+    return conn.execute(_BY_KIND[kind]["insert_series"], values).inserted_primary_key[0]
+
+
+def latest_version(conn: Connection, kind: str, series_id: int) -> Any:
+    """(id, version, content_hash) of the newest version of a series, or None."""
+    return conn.execute(_BY_KIND[kind]["latest"], {"series_id": series_id}).first()
+
+
+def version_id(conn: Connection, kind: str, series_id: int, number: int) -> int:
+    return conn.execute(_BY_KIND[kind]["version_id"], {"series_id": series_id, "number": number}).scalar_one()
+
+
+def insert_version(conn: Connection, kind: str, **values: Any) -> int:
+    return conn.execute(_BY_KIND[kind]["insert_version"], values).inserted_primary_key[0]
+
+
+def insert_audit(conn: Connection, **values: Any) -> None:
+    conn.execute(_INSERT_AUDIT, values)
+
+
+def pairing_exists(conn: Connection, pairing_id: str) -> bool:
+    return conn.execute(_PAIRING_EXISTS, {"id": pairing_id}).first() is not None
+
+
+def insert_pairing(conn: Connection, **values: Any) -> None:
+    conn.execute(_INSERT_PAIRING, values)
+
+
+def insert_annotation(conn: Connection, **values: Any) -> None:
+    conn.execute(_INSERT_ANNOTATION, values)
+
+
+def label_head(conn: Connection, prompt_id: int, label: str) -> Any:
+    """(seq, pairing_id, created_at) of a label's latest event, or None."""
+    return conn.execute(_LABEL_HEAD, {"prompt_id": prompt_id, "label": label}).first()
+
+
+def insert_label_event(conn: Connection, **values: Any) -> None:
+    conn.execute(_INSERT_LABEL_EVENT, values)

@@ -5,7 +5,7 @@ Opening (cheap, no SQLAlchemy): connect with DB-API, compare the schema revision
 
 Writing: ``Database.write(fn)`` runs ``fn(connection)`` in one transaction that takes the write lock up
 front on SQLite (``BEGIN IMMEDIATE``; WAL and a busy timeout let writers queue) and row locks on
-PostgreSQL. A lock timeout, a serialization failure or a unique-constraint race rolls the session
+PostgreSQL. A lock timeout, a serialization failure or a unique-constraint race rolls the transaction
 back and retries with jittered backoff, a bounded number of times; then ``RegistryBusy``.
 """
 

@@ -29,6 +29,7 @@ from promptver.storage.location import sqlite_path
 
 SERIES = {"prompt": ("prompts", "prompt_versions", "prompt_id"), "model": ("models", "model_versions", "model_id")}
 _PARAM = re.compile(r"(?<!:):([a-z_]+)")
+IMMUTABLE_CACHE_SIZE = 4096
 
 
 def _json(value: Any) -> Any:
@@ -74,6 +75,9 @@ class Reader:
         self.conn = conn
         self.dialect = dialect
         self._sql_cache: dict[str, str] = {}
+        # versions and pairings are immutable (the database refuses changes), so a row once read
+        # never goes stale: cache them by id, bounded
+        self._immutable: dict[tuple[str, Any], Any] = {}
 
     # -- plumbing -------------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -123,14 +127,23 @@ class Reader:
             f"WHERE s.name = :name{where}{order}", name=name, number=number)
         return None if row is None else self._version(kind, row)
 
+    def _remember(self, key: tuple[str, Any], value: Any) -> Any:
+        if len(self._immutable) >= IMMUTABLE_CACHE_SIZE:
+            self._immutable.clear()
+        self._immutable[key] = value
+        return value
+
     def version_by_id(self, kind: str, version_id: int) -> PromptVersion | ModelVersion:
+        cached = self._immutable.get((kind, version_id))
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         series, versions, fk = SERIES[kind]
         row = self.row(
             f"SELECT v.*, s.name AS series_name, p.version AS parent_version FROM {versions} v "
             f"JOIN {series} s ON s.id = v.{fk} LEFT JOIN {versions} p ON p.id = v.parent_id "
             f"WHERE v.id = :id", id=version_id)
         assert row is not None, f"{versions} row {version_id} vanished"
-        return self._version(kind, row)
+        return self._remember((kind, version_id), self._version(kind, row))  # type: ignore[no-any-return]
 
     def versions(self, kind: str, name: str, limit: int | None = None) -> list[PromptVersion | ModelVersion]:
         """The versions of a series, newest first (the ``limit`` newest), with annotations."""
@@ -176,8 +189,11 @@ class Reader:
 
     # -- pairings -------------------------------------------------------------------------------
     def pairing(self, pairing_id: str) -> Pairing | None:
+        cached = self._immutable.get(("pairing", pairing_id))
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         row = self.row("SELECT * FROM pairings WHERE id = :id", id=pairing_id)
-        return None if row is None else self._pairing(row)
+        return None if row is None else self._remember(("pairing", pairing_id), self._pairing(row))
 
     def pairings_by_prefix(self, prefix: str) -> list[str]:
         return [r["id"] for r in self.rows(

@@ -226,3 +226,20 @@ def test_log_limit(project):
         project("prompt", "push", "support.yaml")
     assert [v["version"] for v in json.loads(project("prompt", "log", "support-reply", "-n", "2", "--json").stdout)] == [3, 2]
     assert project("prompt", "log", "support-reply", "--limit", "0").code == 2
+
+
+def test_the_whole_flow_on_postgresql(cli, pg_url, monkeypatch):
+    """PROMPTVER_DB points every command at PostgreSQL; the password never shows."""
+    monkeypatch.setenv("PROMPTVER_DB", pg_url.replace("postgres@", "postgres:hunter2@"))
+    init = cli("init", "--no-examples")
+    assert init.code == 0 and "hunter2" not in init.stdout + init.stderr
+    assert init.stdout.startswith("registry: postgresql://…@127.0.0.1")
+    (cli.project / "support.yaml").write_text(PROMPT_YAML)
+    assert cli("prompt", "push", "support.yaml").code == 0
+    assert cli("model", "add", "support-llm", "--model", "openai/gpt-4o-2024-08-06").code == 0
+    pairing = _pair(cli)
+    assert cli("label", "set", "support-reply", "production", pairing).code == 0
+    got = json.loads(cli("get", "support-reply@production", "--json").stdout)
+    assert (got["prompt"]["version"], got["model"]["version"], got["pairing"]["id"]) == (1, 1, pairing)
+    assert cli("verify").code == 0
+    assert not (cli.project / ".promptver").exists()

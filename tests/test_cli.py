@@ -49,7 +49,7 @@ def test_push_log_show(project):
     log = project("prompt", "log", "support-reply")
     lines = log.stdout.splitlines()
     assert len(lines) == 2
-    assert re.fullmatch(r"\*  v2  [0-9a-f]{12}  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  tester  #tone  second", lines[0])
+    assert re.fullmatch(r"\*  v2  [0-9a-f]{12}  \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  tester  #tone  second", lines[0])
     assert re.fullmatch(r"\*  v1  [0-9a-f]{12}  \S+ \S+  tester  first", lines[1])
     shown = json.loads(project("prompt", "show", "support-reply/1", "--json").stdout)
     assert shown["variable_names"] == ["company", "question"]

@@ -9,7 +9,7 @@ import typer
 from promptver.cli.common import registry
 from promptver.cli.output import emit_json, out, safe, table, when
 
-app = typer.Typer(help="Labels: point production, staging, ... at pairings; every move is kept.",
+app = typer.Typer(help="Labels: point production or staging at a pairing; every move is kept.",
                   no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]

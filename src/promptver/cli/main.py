@@ -19,12 +19,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+# registration order is the order of `promptver --help`: set up, version, pair, release, use, check
+registry_cmds.register_setup(app)
 app.add_typer(prompts.app, name="prompt")
 app.add_typer(models.app, name="model")
+registry_cmds.register_pairing(app)
 app.add_typer(labels.app, name="label")
-registry_cmds.register(app)
 labels.register(app)
 fetch.register(app)
+registry_cmds.register_checks(app)
 
 
 def main() -> None:

@@ -38,7 +38,8 @@ def short(digest: str) -> str:
 
 
 def when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+    """A stored time for people: UTC, to the second, marked Z."""
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value is not None else "-"
 
 
 def table(headers: list[str], rows: list[list[str]]) -> None:

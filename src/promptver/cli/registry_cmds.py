@@ -14,7 +14,9 @@ from promptver.cli.output import emit_json, err, out, safe, table, warn, when
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def register(root: typer.Typer) -> None:
+def register_setup(root: typer.Typer) -> None:
+    """init, sync."""
+
     @root.command("init")
     def init(
         examples: Annotated[bool, typer.Option("--examples/--no-examples", help="Create example prompts/, models/ and evals/ if absent.")] = True,
@@ -66,6 +68,11 @@ def register(root: typer.Typer) -> None:
         created = sum(e.created for e in entries)
         out(f"{created} {'to create' if dry_run else 'created'}, {len(entries) - created} unchanged")
 
+
+
+def register_pairing(root: typer.Typer) -> None:
+    """pair, pairings."""
+
     @root.command("pair")
     def pair(
         prompt_ref: Annotated[str, typer.Argument(help="Prompt version: NAME/N (or NAME for the latest).")],
@@ -94,6 +101,11 @@ def register(root: typer.Typer) -> None:
             return
         table(["pairing", "prompt", "model", "created", "by", "message"],
               [[p.id, p.prompt.ref, p.model.ref, when(p.created_at), p.author, p.message] for p in found])
+
+
+
+def register_checks(root: typer.Typer) -> None:
+    """verify, audit."""
 
     @root.command("verify")
     def verify(as_json: JsonOpt = False) -> None:

@@ -55,3 +55,24 @@ def test_canonical_json_round_trips_to_the_same_hash(value):
     import json
 
     assert content_hash(json.loads(canonical_json(value))) == content_hash(value)
+
+
+def test_resolved_round_trips_through_json(tmp_path):
+    from promptver.core.types import Resolved
+    from promptver.services import labels
+    from promptver.services.registry import Registry
+    from conftest import prompt_spec
+
+    with Registry.open(f"sqlite:///{tmp_path / 'r.db'}", actor="t") as reg:
+        reg.push_prompt(prompt_spec())
+        reg.add_model("m", "openai/gpt-4o-2024-08-06", params={"temperature": 0.5},
+                      lineage={"base_model": "b", "metrics": {"loss": 1}})
+        pid = reg.pair("support-reply/1", "m/1").pairing.id
+        labels.move(reg, "support-reply", "production", pid, reason="go")
+        reg.annotate("prompt", "support-reply/1", "approved")
+        resolved = reg.resolve("support-reply@production")
+    again = Resolved.from_json(resolved.to_json())
+    assert again.to_json() == resolved.to_json()
+    assert again.etag == resolved.etag and len(resolved.etag) == 32
+    assert content_hash(again.pairing.prompt.identity()) == again.pairing.prompt.content_hash
+    assert content_hash(again.pairing.model.identity()) == again.pairing.model.content_hash

@@ -6,12 +6,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from promptver.core.identity import model_identity, prompt_identity
+from promptver.core.identity import content_hash, model_identity, prompt_identity
 
 LINEAGE_FIELDS = (
     "base_model", "weights_uri", "weights_sha256", "training_data_ref", "training_data_hash",
     "training_code_repo", "training_code_commit", "hyperparameters", "environment", "metrics",
 )
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """The inverse of ``iso``."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _annotations(data: dict[str, Any]) -> tuple[Annotation, ...]:
+    return tuple(Annotation(a["tag"], a.get("note", ""), a["actor"], parse_iso(a["created_at"]))  # type: ignore[arg-type]
+                 for a in data.get("annotations") or [])
 
 
 def iso(value: datetime | None) -> str | None:
@@ -61,6 +73,17 @@ class PromptVersion:
     def all_tags(self) -> list[str]:
         return sorted({*self.tags, *(a.tag for a in self.annotations)})
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PromptVersion:
+        """Rebuild from ``to_json`` output (the HTTP API, lockfiles, snapshots)."""
+        return cls(
+            id=data.get("id", 0), name=data["name"], version=data["version"], parent=data.get("parent"),
+            content_hash=data["content_hash"], messages=data["messages"], variables=data.get("variables") or {},
+            variable_names=data.get("variable_names") or [], tools=data.get("tools"),
+            response_format=data.get("response_format"), description=data.get("description", ""),
+            message=data.get("message", ""), tags=data.get("tags") or [], author=data.get("author", ""),
+            created_at=parse_iso(data["created_at"]), annotations=_annotations(data))  # type: ignore[arg-type]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name, "version": self.version, "ref": self.ref, "parent": self.parent,
@@ -98,6 +121,17 @@ class ModelVersion:
 
     def all_tags(self) -> list[str]:
         return sorted({*self.tags, *(a.tag for a in self.annotations)})
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelVersion:
+        """Rebuild from ``to_json`` output (the HTTP API, lockfiles, snapshots)."""
+        lineage = {key: (data.get("lineage") or {}).get(key) for key in LINEAGE_FIELDS}
+        return cls(
+            id=data.get("id", 0), name=data["name"], version=data["version"], parent=data.get("parent"),
+            content_hash=data["content_hash"], model=data["model"], params=data.get("params") or {},
+            lineage=lineage, description=data.get("description", ""), message=data.get("message", ""),
+            tags=data.get("tags") or [], author=data.get("author", ""), created_at=parse_iso(data["created_at"]),
+            annotations=_annotations(data))  # type: ignore[arg-type]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,12 +183,34 @@ class Resolved:
     label: str | None = None
     event: LabelEvent | None = None
 
+    @property
+    def etag(self) -> str:
+        """Changes exactly when what the ref resolves to changes (HTTP ETag, cache validation)."""
+        p = self.pairing
+        return content_hash([p.id, p.prompt.content_hash, p.model.content_hash,
+                             self.event.seq if self.event else None])[:32]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Resolved:
+        """Rebuild from ``to_json`` output."""
+        prompt, model = PromptVersion.from_json(data["prompt"]), ModelVersion.from_json(data["model"])
+        p = data["pairing"]
+        pairing = Pairing(p["id"], prompt, model, p.get("message", ""), p.get("author", ""),
+                          parse_iso(p["created_at"]))  # type: ignore[arg-type]
+        label = data.get("label")
+        if not label:
+            return cls(pairing)
+        event = LabelEvent(prompt.name, label["name"], label["seq"], pairing.id, None, label.get("set_by", ""),
+                           label.get("reason", ""), parse_iso(label["set_at"]))  # type: ignore[arg-type]
+        return cls(pairing, label["name"], event)
+
     def to_json(self) -> dict[str, Any]:
         pairing = self.pairing
         return {
             "prompt": pairing.prompt.to_json(),
             "model": pairing.model.to_json(),
             "pairing": pairing.to_json(),
+            "etag": self.etag,
             "label": None if self.event is None else {
                 "name": self.label, "seq": self.event.seq, "set_by": self.event.actor,
                 "set_at": iso(self.event.created_at), "reason": self.event.reason},

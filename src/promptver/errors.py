@@ -19,6 +19,8 @@ into this tree in one place each, with ``raise ... from exc``.
     │       ├── MissingVariables        render without some variables (all are named)
     │       ├── TemplateRenderError     the template failed while rendering
     │       └── RenderLimitExceeded     render time or output size over the bound
+    ├── Unauthorized                    no, an invalid or a revoked token (HTTP 401)
+    ├── Forbidden                       the role does not allow this (HTTP 403; audited)
     ├── LabelConflict                   someone else moved the label while you were moving it
     ├── RegistryUnavailable             the database cannot be opened or reached
     ├── RegistryBusy                    the database stayed locked through every retry
@@ -99,6 +101,14 @@ class TemplateRenderError(TemplateError):
 
 class RenderLimitExceeded(TemplateError):
     """Rendering exceeded its time or size bound."""
+
+
+class Unauthorized(PromptverError):
+    """A valid API token is required (Authorization: Bearer TOKEN, or PROMPTVER_TOKEN)."""
+
+
+class Forbidden(PromptverError):
+    """Your role does not allow this."""
 
 
 class LabelConflict(PromptverError):

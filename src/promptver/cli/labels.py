@@ -38,10 +38,8 @@ def set_(
     as_json: JsonOpt = False,
 ) -> None:
     """Point a label at a pairing (appends an event; the previous target is kept)."""
-    from promptver.services import labels
-
     with registry() as reg:
-        event, moved = labels.move(reg, prompt, label, pairing, reason=reason)
+        event, moved = reg.move_label(prompt, label, pairing, reason=reason)
     _moved(event, moved, as_json)
 
 
@@ -53,10 +51,8 @@ def remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Unset a label (appends an event pointing at nothing)."""
-    from promptver.services import labels
-
     with registry() as reg:
-        event, moved = labels.move(reg, prompt, label, None, reason=reason, action="label.remove")
+        event, moved = reg.move_label(prompt, label, None, reason=reason)
     _moved(event, moved, as_json)
 
 
@@ -64,11 +60,7 @@ def remove(
 def list_(prompt: Annotated[str, typer.Argument(help="Prompt name.")], as_json: JsonOpt = False) -> None:
     """The current labels of a prompt."""
     with registry() as reg:
-        if reg.reader.series_id("prompt", prompt) is None:
-            from promptver.errors import NotFound
-
-            raise NotFound(f"no prompt named {prompt!r}")
-        current = {k: v for k, v in sorted(reg.reader.current_labels(prompt).items()) if v.pairing_id}
+        current = dict(sorted(reg.current_labels(prompt).items()))
         pairs = {k: reg.pairing(v.pairing_id) for k, v in current.items()}  # type: ignore[arg-type]
     if as_json:
         emit_json({k: {**v.to_json(), "prompt_version": pairs[k].prompt.ref, "model_version": pairs[k].model.ref}
@@ -87,11 +79,7 @@ def history(
 ) -> None:
     """Every move of a prompt's labels, oldest first."""
     with registry() as reg:
-        if reg.reader.series_id("prompt", prompt) is None:
-            from promptver.errors import NotFound
-
-            raise NotFound(f"no prompt named {prompt!r}")
-        events = reg.reader.label_history(prompt, label)
+        events = reg.label_history(prompt, label)
     if as_json:
         emit_json([e.to_json() for e in events])
         return
@@ -110,8 +98,6 @@ def register(root: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Move a label back to where it pointed before its latest move (a new event)."""
-        from promptver.services import labels
-
         with registry() as reg:
-            event, moved = labels.rollback(reg, prompt, label, reason=reason, to_seq=to)
+            event, moved = reg.rollback(prompt, label, reason=reason, to_seq=to)
         _moved(event, moved, as_json)

@@ -64,12 +64,12 @@ def push(
 def list_(as_json: JsonOpt = False) -> None:
     """List models with their latest version."""
     with registry() as reg:
-        rows = [(n, reg.reader.version("model", n)) for n in reg.reader.series_names("model")]
+        rows = reg.series("model")
     if as_json:
-        emit_json([{"name": n, "latest": v.version if v else None, "model": v.model if v else None} for n, v in rows])
+        emit_json([{k: r[k] for k in ("name", "latest", "model")} for r in rows])
         return
     table(["model", "latest", "id", "updated"],
-          [[n, f"v{v.version}" if v else "-", v.model if v else "-", when(v.created_at if v else None)] for n, v in rows])
+          [[r["name"], f"v{r['latest']}", r["model"] or "-", when(r["updated"])] for r in rows])
 
 
 add_version_commands(app, "model", "support-llm/2")

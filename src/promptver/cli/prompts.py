@@ -47,17 +47,13 @@ def push(
 def list_(as_json: JsonOpt = False) -> None:
     """List prompts with their latest version and labels."""
     with registry() as reg:
-        rows = []
-        for name in reg.reader.series_names("prompt"):
-            latest = reg.reader.version("prompt", name)
-            labels = {k: v.pairing_id for k, v in reg.reader.current_labels(name).items() if v.pairing_id}
-            rows.append((name, latest, labels))
+        rows = reg.series("prompt")
     if as_json:
-        emit_json([{"name": n, "latest": v.version if v else None, "labels": labels} for n, v, labels in rows])
+        emit_json([{k: r[k] for k in ("name", "latest", "labels")} for r in rows])
         return
     table(["prompt", "latest", "updated", "labels"],
-          [[n, f"v{v.version}" if v else "-", when(v.created_at if v else None),
-            ", ".join(f"{k}->{p}" for k, p in sorted(labels.items()))] for n, v, labels in rows])
+          [[r["name"], f"v{r['latest']}", when(r["updated"]),
+            ", ".join(f"{k}->{p}" for k, p in r["labels"].items())] for r in rows])
 
 
 add_version_commands(app, "prompt", "support-reply/3")

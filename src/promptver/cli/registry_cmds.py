@@ -94,8 +94,7 @@ def register_pairing(root: typer.Typer) -> None:
     def pairings(prompt: Annotated[str, typer.Argument(help="Prompt name.")], as_json: JsonOpt = False) -> None:
         """The pairings of a prompt's versions, newest first."""
         with registry() as reg:
-            reg.log("prompt", prompt)  # NotFound for an unknown prompt
-            found = reg.reader.pairings_for(prompt)
+            found = reg.pairings(prompt)
         if as_json:
             emit_json([p.to_json() for p in found])
             return
@@ -137,7 +136,7 @@ def register_checks(root: typer.Typer) -> None:
     ) -> None:
         """The audit log: every write, with actor and time, newest first."""
         with registry() as reg:
-            events = reg.reader.audit(limit, action)
+            events = reg.audit_log(limit, action)
         if as_json:
             emit_json([e.to_json() for e in events])
             return

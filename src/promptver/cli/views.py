@@ -23,10 +23,9 @@ def pushed(result: Any, as_json: bool) -> None:
 def labels_by_version(reg: Any, prompt: str) -> dict[int, list[str]]:
     """prompt version number -> ["production->support-llm/2", ...] for labels pointing at it."""
     drawn: dict[int, list[str]] = {}
-    for label, event in sorted(reg.reader.current_labels(prompt).items()):
-        if event.pairing_id:
-            pairing = reg.pairing(event.pairing_id)
-            drawn.setdefault(pairing.prompt.version, []).append(f"{label}->{pairing.model.ref}")
+    for label, event in sorted(reg.current_labels(prompt).items()):
+        pairing = reg.pairing(event.pairing_id)
+        drawn.setdefault(pairing.prompt.version, []).append(f"{label}->{pairing.model.ref}")
     return drawn
 
 

@@ -24,11 +24,12 @@ from promptver.storage.location import database_url, sqlite_path
 from promptver.storage.reader import Reader, connect
 
 T = TypeVar("T")
-HEAD = "0002"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
-KNOWN_REVISIONS = ("0001", "0002")
+HEAD = "0003"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
+KNOWN_REVISIONS = ("0001", "0002", "0003")
 APPEND_ONLY_TABLES = (
     "prompts", "prompt_versions", "models", "model_versions", "pairings",
     "label_events", "annotations", "audit_events",
+    "users", "role_grants", "api_tokens", "token_revocations", "label_policies",
 )
 MAX_ATTEMPTS = 8
 MAX_LOCK_TIMEOUTS = 2

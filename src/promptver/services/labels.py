@@ -15,6 +15,7 @@ from typing import Any
 from promptver.core.refs import Ref, check_name, parse_ref
 from promptver.core.types import LabelEvent, iso
 from promptver.errors import InvalidRef, InvalidValue, LabelConflict, NotFound
+from promptver.services import access
 from promptver.services.registry import Registry, audit, now
 
 _UNSET = object()
@@ -37,6 +38,7 @@ def move(reg: Registry, prompt: str, label: str, pairing_ref: str | None, *, rea
     target = None
     if pairing_ref is not None:
         target = _pairing_for(reg, prompt, pairing_ref)
+    access.authorize_label_move(reg, prompt, label, target)
     current = head(reg, prompt, label)
     seen = (current.seq if current else 0) if expected_seq is _UNSET else (expected_seq or 0)
     if current is not None and current.seq == seen and current.pairing_id == (target.id if target else None):

@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from promptver.core.refs import Ref, check_name, parse_ref
-from promptver.core.types import ModelVersion, Pairing, PromptVersion, Resolved
+from promptver.core.types import AuditEvent, LabelEvent, ModelVersion, Pairing, PromptVersion, Resolved
 from promptver.errors import InvalidRef, NotFound
+from promptver.services import access
 from promptver.services import resolve as _resolve
+from promptver.services.access import Principal, local_principal
 from promptver.services.database import Database, current_actor
 
 if TYPE_CHECKING:  # the specs pull in Jinja2, which reads (promptver get) never need
@@ -51,14 +53,22 @@ def audit(conn: Any, actor: str, action: str, target: str, **details: Any) -> No
 
 
 class Registry:
-    def __init__(self, db: Database, actor: str | None = None) -> None:
+    """The registry as one principal sees it. Without a principal: the local user, with every right."""
+
+    def __init__(self, db: Database, actor: str | None = None, principal: Principal | None = None) -> None:
         self.db = db
         self.reader = db.reader
-        self.actor = actor or current_actor()
+        self.principal = principal or local_principal(actor or current_actor())
+        self.actor = self.principal.name
 
     @classmethod
-    def open(cls, url: str | None = None, *, actor: str | None = None, **kwargs: Any) -> Registry:
-        return cls(Database.open(url, **kwargs), actor)
+    def open(cls, url: str | None = None, *, actor: str | None = None, principal: Principal | None = None,
+             **kwargs: Any) -> Registry:
+        return cls(Database.open(url, **kwargs), actor, principal)
+
+    def as_principal(self, principal: Principal) -> Registry:
+        """The same database, seen and written as another principal (the server, per request)."""
+        return Registry(self.db, principal=principal)
 
     def close(self) -> None:
         self.db.close()
@@ -92,10 +102,66 @@ class Registry:
             versions = [v for v in versions if tag in v.all_tags()][:limit]
         return versions
 
+    def series(self, kind: str) -> list[dict[str, Any]]:
+        """Every prompt (or model) with its latest version, and for prompts the current labels."""
+        out = []
+        for name in self.reader.series_names(kind):
+            latest = self.reader.version(kind, name)
+            entry: dict[str, Any] = {"name": name, "latest": latest.version if latest else None,
+                                     "updated": latest.created_at if latest else None}
+            if kind == "prompt":
+                entry["labels"] = {k: v.pairing_id for k, v in sorted(self.current_labels(name).items())}
+            else:
+                entry["model"] = latest.model if latest else None
+            out.append(entry)
+        return out
+
+    def current_labels(self, prompt: str) -> dict[str, LabelEvent]:
+        """The labels of a prompt that point at a pairing now, with the event that set each."""
+        self._known("prompt", prompt)
+        return {k: v for k, v in self.reader.current_labels(prompt).items() if v.pairing_id}
+
+    def label_history(self, prompt: str, label: str | None = None) -> list[LabelEvent]:
+        self._known("prompt", prompt)
+        return self.reader.label_history(prompt, label)
+
+    def pairings(self, prompt: str) -> list[Pairing]:
+        self._known("prompt", prompt)
+        return self.reader.pairings_for(prompt)
+
+    def audit_log(self, limit: int = 50, action: str | None = None) -> list[AuditEvent]:
+        access.require(self, "admin", "audit log")
+        return self.reader.audit(limit, action)
+
+    def latest(self, kind: str, name: str) -> Any:
+        """The latest version of a series, or None (no error): for sync's dry run."""
+        return self.reader.version(kind, name)
+
+    def _known(self, kind: str, name: str) -> None:
+        check_name(name, f"{kind} name")
+        if self.reader.series_id(kind, name) is None:
+            raise NotFound(f"no {kind} named {name!r}")
+
+    # -- releases -------------------------------------------------------------------------------
+    def move_label(self, prompt: str, label: str, pairing: str | None, *, reason: str = "",
+                   expected_seq: int | None = None) -> tuple[LabelEvent, bool]:
+        """Point a label at a pairing (None removes it); compare-and-set against ``expected_seq``."""
+        from promptver.services import labels
+
+        kwargs: dict[str, Any] = {} if expected_seq is None else {"expected_seq": expected_seq}
+        action = "label.set" if pairing is not None else "label.remove"
+        return labels.move(self, prompt, label, pairing, reason=reason, action=action, **kwargs)
+
+    def rollback(self, prompt: str, label: str, *, reason: str = "", to_seq: int | None = None) -> tuple[LabelEvent, bool]:
+        from promptver.services import labels
+
+        return labels.rollback(self, prompt, label, reason=reason, to_seq=to_seq)
+
     # -- writes ---------------------------------------------------------------------------------
     def push_prompt(self, spec: PromptSpec, *, message: str = "", parent: str | None = None,
                     where: str = "prompt") -> Pushed:
         """Store ``spec`` as the next version of its prompt; identical to the latest: no-op."""
+        access.require(self, "write", spec.name)
         spec, variable_names = spec.validated(where)
         fields = dict(messages=spec.messages, variables=spec.variables, variable_names=variable_names,
                       tools=spec.tools, response_format=spec.response_format)
@@ -119,6 +185,7 @@ class Registry:
     def push_model(self, spec: ModelSpec, *, message: str = "", parent: str | None = None,
                    where: str = "model") -> Pushed:
         """Store ``spec`` as the next version of its model; identical to the latest: no-op."""
+        access.require(self, "write", spec.name)
         spec, warnings = spec.validated(where)
         fields = dict(model=spec.model, params=spec.params, **spec.lineage)
         return self._push("model", spec, fields, message, parent, warnings, "model.add", {"model": spec.model})
@@ -156,6 +223,7 @@ class Registry:
         from promptver.core.identity import pairing_id
         from promptver.storage import writes
 
+        access.require(self, "write", f"{prompt_ref} + {model_ref}")
         prompt = self.prompt_version(prompt_ref)
         model = self.model_version(model_ref)
         existing = self.reader.pairing_of(prompt.id, model.id)
@@ -180,6 +248,7 @@ class Registry:
         """Add an annotation (``approved``, ``incident-4711``) to an existing version."""
         from promptver.storage import writes
 
+        access.require(self, "write", ref)
         tag = check_name(tag, "tag")
         version = self.prompt_version(ref) if kind == "prompt" else self.model_version(ref)
 

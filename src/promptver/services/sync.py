@@ -69,7 +69,7 @@ def sync(reg: Registry, root: Path, *, message: str = "", dry_run: bool = False)
     for kind, rel, spec in load_specs(root):
         msg = message or f"sync {rel}"
         if dry_run:
-            latest = reg.reader.version(kind, spec.name)
+            latest = reg.latest(kind, spec.name)
             changed = latest is None or latest.content_hash != spec.content_hash
             entries.append(SyncEntry(rel, kind, f"{spec.name}/{(latest.version if latest else 0) + changed}", changed))
             continue

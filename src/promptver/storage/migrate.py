@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-HEAD = "0002"
+HEAD = "0003"
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 

@@ -256,3 +256,44 @@ def _event(r: dict[str, Any]) -> LabelEvent:
         prompt=r["prompt_name"], label=r["label"], seq=r["seq"], pairing_id=r["pairing_id"],
         previous_pairing_id=r["previous_pairing_id"], actor=r["actor"], reason=r["reason"],
         created_at=_time(r["created_at"]))
+
+
+class AccessReader:
+    """Read queries for users, tokens and label policies (over a Reader's connection)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.r = reader
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        row = self.r.row("SELECT * FROM users WHERE name = :name", name=name)
+        if row is not None:
+            row["role"] = self.role_of(row["id"])
+        return row
+
+    def role_of(self, user_id: int) -> str | None:
+        return self.r.scalar("SELECT role FROM role_grants WHERE user_id = :id ORDER BY id DESC LIMIT 1", id=user_id)
+
+    def users(self) -> list[dict[str, Any]]:
+        rows = self.r.rows("SELECT * FROM users ORDER BY name")
+        for row in rows:
+            row["role"] = self.role_of(row["id"])
+        return rows
+
+    def token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        return self.r.row(
+            "SELECT t.*, u.name AS user_name, "
+            "(SELECT COUNT(*) FROM token_revocations v WHERE v.token_id = t.id) AS revoked "
+            "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :h", h=token_hash)
+
+    def tokens(self, user: str | None = None) -> list[dict[str, Any]]:
+        which = "" if user is None else " WHERE u.name = :user"
+        return self.r.rows(
+            "SELECT t.id, t.prefix, t.role, t.fetch_only, t.name, t.created_by, t.created_at, t.expires_at, "
+            "u.name AS user_name, (SELECT COUNT(*) FROM token_revocations v WHERE v.token_id = t.id) AS revoked "
+            f"FROM api_tokens t JOIN users u ON u.id = t.user_id{which} ORDER BY t.id", user=user)
+
+    def label_policy(self, prompt: str, label: str) -> dict[str, Any] | None:
+        """The latest policy for this prompt's label, else for the label on every prompt ("*")."""
+        return self.r.row(
+            "SELECT * FROM label_policies WHERE label = :label AND prompt IN (:prompt, '*') "
+            "ORDER BY CASE WHEN prompt = '*' THEN 1 ELSE 0 END, id DESC LIMIT 1", label=label, prompt=prompt)

@@ -137,7 +137,67 @@ class AuditEventRow(SQLModel, table=True):
     details: dict[str, Any] = _json()
 
 
+class UserRow(SQLModel, table=True):
+    """A person or service that uses a shared registry. Its role is its latest role grant."""
+
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    created_by: str = Field(max_length=200)
+    created_at: datetime
+
+
+class RoleGrantRow(SQLModel, table=True):
+    """A user's role from this time on (role None: disabled)."""
+
+    __tablename__ = "role_grants"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    role: str | None = Field(default=None, max_length=20)
+    actor: str = Field(max_length=200)
+    created_at: datetime
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """An API token: only its sha256 is stored. Its rights never exceed its user's current role."""
+
+    __tablename__ = "api_tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    role: str = Field(max_length=20)
+    fetch_only: bool = False
+    name: str = Field(default="", max_length=200)
+    created_by: str = Field(max_length=200)
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+class TokenRevocationRow(SQLModel, table=True):
+    __tablename__ = "token_revocations"
+    id: int | None = Field(default=None, primary_key=True)
+    token_id: int = Field(foreign_key="api_tokens.id", index=True)
+    actor: str = Field(max_length=200)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class LabelPolicyRow(SQLModel, table=True):
+    """Whether a label is protected, from this time on. prompt "*" applies to every prompt."""
+
+    __tablename__ = "label_policies"
+    id: int | None = Field(default=None, primary_key=True)
+    prompt: str = Field(max_length=100)
+    label: str = Field(max_length=100)
+    protected: bool
+    distinct_author: bool = False
+    actor: str = Field(max_length=200)
+    created_at: datetime
+
+
 APPEND_ONLY_TABLES = (
     "prompts", "prompt_versions", "models", "model_versions", "pairings",
     "label_events", "annotations", "audit_events",
+    "users", "role_grants", "api_tokens", "token_revocations", "label_policies",
 )

@@ -85,3 +85,30 @@ def label_head(conn: Connection, prompt_id: int, label: str) -> Any:
 
 def insert_label_event(conn: Connection, **values: Any) -> None:
     conn.execute(_INSERT_LABEL_EVENT, values)
+
+
+_INSERT_USER = insert(t.UserRow.__table__)
+_INSERT_GRANT = insert(t.RoleGrantRow.__table__)
+_INSERT_TOKEN = insert(t.ApiTokenRow.__table__)
+_INSERT_REVOCATION = insert(t.TokenRevocationRow.__table__)
+_INSERT_POLICY = insert(t.LabelPolicyRow.__table__)
+
+
+def insert_user(conn: Connection, **values: Any) -> int:
+    return conn.execute(_INSERT_USER, values).inserted_primary_key[0]
+
+
+def insert_grant(conn: Connection, **values: Any) -> None:
+    conn.execute(_INSERT_GRANT, values)
+
+
+def insert_token(conn: Connection, **values: Any) -> int:
+    return conn.execute(_INSERT_TOKEN, values).inserted_primary_key[0]
+
+
+def insert_revocation(conn: Connection, **values: Any) -> None:
+    conn.execute(_INSERT_REVOCATION, values)
+
+
+def insert_label_policy(conn: Connection, **values: Any) -> None:
+    conn.execute(_INSERT_POLICY, values)

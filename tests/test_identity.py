@@ -58,10 +58,11 @@ def test_canonical_json_round_trips_to_the_same_hash(value):
 
 
 def test_resolved_round_trips_through_json(tmp_path):
+    from conftest import prompt_spec
+
     from promptver.core.types import Resolved
     from promptver.services import labels
     from promptver.services.registry import Registry
-    from conftest import prompt_spec
 
     with Registry.open(f"sqlite:///{tmp_path / 'r.db'}", actor="t") as reg:
         reg.push_prompt(prompt_spec())

@@ -26,7 +26,13 @@ into this tree in one place each, with ``raise ... from exc``.
     ├── RegistryBusy                    the database stayed locked through every retry
     ├── RegistryNotInitialized          no .promptver/registry.db found (exit 2: run init)
     ├── SchemaMismatch                  the database schema is not the one this promptver knows
-    └── GuardMissing                    an immutability trigger is missing from the database
+    ├── GuardMissing                    an immutability trigger is missing from the database
+    └── ModelCallError                  a model call through litellm failed (mapped in runtime/calls.py)
+        ├── ModelAuthError              the provider refused the API key or its permissions
+        ├── ModelRequestError           the provider refused the request: parameters, model, context, policy
+        ├── ModelRateLimited            a rate limit, quota or budget was hit
+        ├── ModelTimeout                the call timed out
+        └── ModelUnavailable            the provider could not be reached, or failed on its side
 """
 
 from __future__ import annotations
@@ -133,3 +139,27 @@ class SchemaMismatch(PromptverError):
 
 class GuardMissing(PromptverError):
     """An immutability guard (database trigger) is missing: the registry may have been tampered with."""
+
+
+class ModelCallError(PromptverError):
+    """The model call failed."""
+
+
+class ModelAuthError(ModelCallError):
+    """The model provider refused the API key (or it lacks permission): API keys come from the environment."""
+
+
+class ModelRequestError(ModelCallError):
+    """The model provider refused the request (parameters, model id, context window or content policy)."""
+
+
+class ModelRateLimited(ModelCallError):
+    """The model provider's rate limit, quota or budget was hit; retry later."""
+
+
+class ModelTimeout(ModelCallError):
+    """The model call timed out."""
+
+
+class ModelUnavailable(ModelCallError):
+    """The model provider could not be reached, or failed on its side; retry later."""

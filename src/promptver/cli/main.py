@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from promptver.cli import fetch, labels, models, prompts, registry_cmds
+from promptver.cli import access_cmds, fetch, labels, models, prompts, registry_cmds, serve
 from promptver.errors import PromptverError
 
 app = typer.Typer(
@@ -28,6 +28,10 @@ app.add_typer(labels.app, name="label")
 labels.register(app)
 fetch.register(app)
 registry_cmds.register_checks(app)
+access_cmds.register_protect(labels.app)
+app.add_typer(access_cmds.users_app, name="user")
+app.add_typer(access_cmds.tokens_app, name="token")
+serve.register(app)
 
 
 def main() -> None:

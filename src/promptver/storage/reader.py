@@ -89,13 +89,19 @@ class Reader:
         return cached
 
     def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        cur = self.conn.cursor()
         try:
-            cur.execute(self._sql(sql), params)
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
-        finally:
-            cur.close()
+            cur = self.conn.cursor()
+            try:
+                cur.execute(self._sql(sql), params)
+                names = [d[0] for d in cur.description]
+                return [dict(zip(names, row)) for row in cur.fetchall()]
+            finally:
+                cur.close()
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):  # the driver: database trouble
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                raise RegistryUnavailable(f"registry database error: {reason}") from exc
+            raise
 
     def row(self, sql: str, **params: Any) -> dict[str, Any] | None:
         found = self.rows(sql, **params)

@@ -22,10 +22,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def user_add(name: Annotated[str, typer.Argument(help="User name.")],
              role: Annotated[str, typer.Option("--role", help="viewer, editor, releaser or admin.")] = "viewer") -> None:
     """Add a user with a role."""
-    from promptver.services import access
-
     with registry() as reg:
-        user = access.add_user(reg, name, role)
+        user = reg.add_user(name, role)
     out(f"added user {user['name']} ({user['role']})")
 
 
@@ -33,23 +31,16 @@ def user_add(name: Annotated[str, typer.Argument(help="User name.")],
 def user_role(name: Annotated[str, typer.Argument(help="User name.")],
               role: Annotated[str, typer.Argument(help="New role, or 'disabled'.")]) -> None:
     """Change a user's role ('disabled' disables the user and every token of theirs)."""
-    from promptver.services import access
-
     with registry() as reg:
-        user = access.set_role(reg, name, None if role == "disabled" else role)
+        user = reg.set_role(name, None if role == "disabled" else role)
     out(f"user {user['name']} is now {user['role'] or 'disabled'}")
 
 
 @users_app.command("list")
 def user_list(as_json: JsonOpt = False) -> None:
     """Users and their current roles."""
-    from promptver.services import access
-    from promptver.storage.reader import AccessReader
-
     with registry() as reg:
-        access.require(reg, "admin", "users")
-        users = AccessReader(reg.reader).users()
-    rows = [{"name": u["name"], "role": u["role"], "created_by": u["created_by"]} for u in users]
+        rows = reg.users()
     if as_json:
         emit_json(rows)
     else:
@@ -66,11 +57,9 @@ def token_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API token. It is printed once; only its hash is stored."""
-    from promptver.services import access
-
     with registry() as reg:
-        token, record = access.create_token(reg, user or reg.actor, role=role, fetch_only=fetch_only, name=name,
-                                            expires_at=parse_at(expires))
+        token, record = reg.create_token(user or None, role=role, fetch_only=fetch_only, name=name,
+                                         expires_at=parse_at(expires))
     if as_json:
         emit_json({"token": token, **record})
         return
@@ -83,10 +72,8 @@ def token_create(
 def token_list(user: Annotated[Optional[str], typer.Option("--user", help="Only this user's tokens.")] = None,
                as_json: JsonOpt = False) -> None:
     """Tokens (never the tokens themselves: id, prefix, owner, role, state)."""
-    from promptver.services import access
-
     with registry() as reg:
-        tokens = access.list_tokens(reg, user)
+        tokens = reg.tokens(user)
     if as_json:
         emit_json(tokens)
         return
@@ -99,10 +86,8 @@ def token_list(user: Annotated[Optional[str], typer.Option("--user", help="Only 
 def token_revoke(token_id: Annotated[int, typer.Argument(help="Token id (from `promptver token list`).")],
                  reason: Annotated[str, typer.Option("--reason", help="Why.")] = "") -> None:
     """Revoke a token: it stops working at once."""
-    from promptver.services import access
-
     with registry() as reg:
-        record = access.revoke_token(reg, token_id, reason)
+        record = reg.revoke_token(token_id, reason)
     out(f"token {record['id']} ({record['prefix']}…) of {record['user']} is revoked")
 
 
@@ -115,9 +100,7 @@ def register_protect(labels_app: typer.Typer) -> None:
         distinct_author: Annotated[bool, typer.Option("--distinct-author", help="The releaser may not be the author of the prompt version.")] = False,
     ) -> None:
         """Protect a label: only releasers may move it (production is protected by default)."""
-        from promptver.services import access
-
         with registry() as reg:
-            access.set_label_policy(reg, prompt, label, protected=not off, distinct_author=distinct_author)
+            reg.set_label_policy(prompt, label, protected=not off, distinct_author=distinct_author)
         state = "unprotected" if off else "protected" + (" (releaser must not be the author)" if distinct_author else "")
         out(f"{prompt}@{label} is {state}")

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from promptver.errors import InvalidValue
+from promptver.errors import InvalidValue, UsageError
 
 
 @contextmanager
 def registry(**kwargs: Any) -> Iterator[Any]:
-    from promptver.services.registry import Registry
+    """The registry the command works on: a server when PROMPTVER_URL is set, else the database."""
+    url = os.environ.get("PROMPTVER_URL", "").strip()
+    if url:
+        from promptver.services.remote import RemoteRegistry
 
-    reg = Registry.open(**kwargs)
+        reg: Any = RemoteRegistry(url, os.environ.get("PROMPTVER_TOKEN", "").strip() or None)
+    else:
+        from promptver.services.registry import Registry
+
+        reg = Registry.open(**kwargs)
     try:
         yield reg
     finally:
         reg.close()
+
+
+def local_only(command: str) -> None:
+    """Refuse a command that works on the database itself when PROMPTVER_URL points at a server."""
+    if os.environ.get("PROMPTVER_URL", "").strip():
+        raise UsageError(f"`promptver {command}` works on the registry database itself, not through a server: "
+                         "unset PROMPTVER_URL and set PROMPTVER_DB where the database is reachable")
 
 
 def parse_value(text: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from promptver.cli.common import registry
+from promptver.cli.common import local_only, registry
 from promptver.cli.output import emit_json, err, out, safe, table, warn, when
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -22,6 +22,7 @@ def register_setup(root: typer.Typer) -> None:
         examples: Annotated[bool, typer.Option("--examples/--no-examples", help="Create example prompts/, models/ and evals/ if absent.")] = True,
     ) -> None:
         """Create the registry (.promptver/registry.db here, or PROMPTVER_DB) and example files."""
+        local_only("init")
         from promptver.services.database import Database
         from promptver.services.init import copy_examples
         from promptver.storage.location import REGISTRY_DIR, REGISTRY_FILE
@@ -109,6 +110,7 @@ def register_checks(root: typer.Typer) -> None:
     @root.command("verify")
     def verify(as_json: JsonOpt = False) -> None:
         """Re-hash everything stored and check the database guards; exit 1 on any problem."""
+        local_only("verify")
         from promptver.services.database import Database
         from promptver.services.verify import verify as run
 

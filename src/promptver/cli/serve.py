@@ -17,6 +17,9 @@ def register(root: typer.Typer) -> None:
         log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
     ) -> None:
         """Serve the HTTP API: reads for apps, writes behind tokens (OpenAPI at /docs)."""
+        from promptver.cli.common import local_only
+
+        local_only("serve")
         import uvicorn
 
         from promptver.services.database import Database

@@ -81,15 +81,19 @@ _series("prompt")
 _series("model")
 
 
+def _pairing(found: Any) -> dict[str, Any]:
+    return {**found.to_json(), "prompt_version": found.prompt.to_json(), "model_version": found.model.to_json()}
+
+
 @router.get("/pairings/{pairing_id}")
 def pairing(request: Request, pairing_id: str, principal: Principal = Depends(allow("read"))) -> dict[str, Any]:
-    found = registry(request, principal).pairing(pairing_id)
-    return {**found.to_json(), "prompt_version": found.prompt.to_json(), "model_version": found.model.to_json()}
+    """A pairing (id or unique prefix) with both of its versions."""
+    return _pairing(registry(request, principal).pairing(pairing_id))
 
 
 @router.get("/prompts/{name}/pairings")
 def pairings(request: Request, name: str, principal: Principal = Depends(allow("read"))) -> list[dict[str, Any]]:
-    return [p.to_json() for p in registry(request, principal).pairings(name)]
+    return [_pairing(p) for p in registry(request, principal).pairings(name)]
 
 
 @router.get("/prompts/{name}/labels")

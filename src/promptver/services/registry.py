@@ -142,6 +142,34 @@ class Registry:
         if self.reader.series_id(kind, name) is None:
             raise NotFound(f"no {kind} named {name!r}")
 
+    # -- access administration (services.access; the CLI calls these so a server can stand in) ---
+    def users(self) -> list[dict[str, Any]]:
+        from promptver.storage.reader import AccessReader
+
+        access.require(self, "admin", "users")
+        return [{"name": u["name"], "role": u["role"], "created_by": u["created_by"]}
+                for u in AccessReader(self.reader).users()]
+
+    def add_user(self, name: str, role: str) -> dict[str, Any]:
+        user = access.add_user(self, name, role)
+        return {"name": user["name"], "role": user["role"], "created_by": user["created_by"]}
+
+    def set_role(self, name: str, role: str | None) -> dict[str, Any]:
+        user = access.set_role(self, name, role)
+        return {"name": user["name"], "role": user["role"], "created_by": user["created_by"]}
+
+    def create_token(self, user: str | None = None, **options: Any) -> tuple[str, dict[str, Any]]:
+        return access.create_token(self, user or self.actor, **options)
+
+    def tokens(self, user: str | None = None) -> list[dict[str, Any]]:
+        return access.list_tokens(self, user)
+
+    def revoke_token(self, token_id: int, reason: str = "") -> dict[str, Any]:
+        return access.revoke_token(self, token_id, reason)
+
+    def set_label_policy(self, prompt: str, label: str, *, protected: bool, distinct_author: bool = False) -> None:
+        access.set_label_policy(self, prompt, label, protected=protected, distinct_author=distinct_author)
+
     # -- releases -------------------------------------------------------------------------------
     def move_label(self, prompt: str, label: str, pairing: str | None, *, reason: str = "",
                    expected_seq: int | None = None) -> tuple[LabelEvent, bool]:

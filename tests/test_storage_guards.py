@@ -19,6 +19,12 @@ def _fill(reg):
     pid = reg.pair("support-reply/1", "support-llm/1").pairing.id
     labels.move(reg, "support-reply", "production", pid)
     reg.annotate("prompt", "support-reply/1", "approved")
+    from promptver.services import access
+
+    access.add_user(reg, "alice", "editor")
+    token_id = access.create_token(reg, "alice")[1]["id"]
+    access.revoke_token(reg, token_id)
+    access.set_label_policy(reg, "*", "staging", protected=True)
     return reg
 
 
@@ -50,6 +56,11 @@ STATEMENTS = {
     "annotations": ["UPDATE annotations SET tag = 'x'", "DELETE FROM annotations"],
     "prompts": ["UPDATE prompts SET name = 'x'", "DELETE FROM prompts"],
     "models": ["UPDATE models SET owner = 'x'", "DELETE FROM models"],
+    "users": ["UPDATE users SET name = 'x'", "DELETE FROM users"],
+    "role_grants": ["UPDATE role_grants SET role = 'admin'", "DELETE FROM role_grants"],
+    "api_tokens": ["UPDATE api_tokens SET role = 'admin'", "DELETE FROM api_tokens"],
+    "token_revocations": ["UPDATE token_revocations SET reason = 'x'", "DELETE FROM token_revocations"],
+    "label_policies": ["UPDATE label_policies SET protected = false", "DELETE FROM label_policies"],
 }
 
 

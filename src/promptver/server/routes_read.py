@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -38,7 +39,17 @@ async def resolve(request: Request, ref: str, at: str | None = None,
     from promptver.core.refs import parse_time
 
     resolved = registry(request, principal).resolve(ref, parse_time(at) if at else None)
-    return tagged(request, resolved.etag, {"ref": ref, "at": at, **resolved.to_json()})
+    etag = resolved.etag
+    quoted = f'"{etag}"'
+    if quoted in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={"ETag": quoted})
+    # the body for (ref, at, etag) never changes: serialise it once
+    cache = request.app.state.promptver.bodies
+    key = (ref, at, etag)
+    body = cache.get(key)
+    if body is None:
+        body = cache.put(key, json.dumps({"ref": ref, "at": at, **resolved.to_json()}).encode())
+    return Response(body, media_type="application/json", headers={"ETag": quoted})
 
 
 @router.get("/me")

@@ -9,9 +9,26 @@ from typing import Any
 from promptver.services.database import Database
 
 
+class BodyCache:
+    """Serialised response bodies by a key that includes their ETag (so they never go stale)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size, self._items = size, {}  # type: ignore[var-annotated]
+
+    def get(self, key: Any) -> bytes | None:
+        return self._items.get(key)  # type: ignore[no-any-return]
+
+    def put(self, key: Any, body: bytes) -> bytes:
+        if len(self._items) >= self.size:
+            self._items.clear()
+        self._items[key] = body
+        return body
+
+
 class ServerState:
     def __init__(self, url: str) -> None:
         self.url = url
+        self.bodies = BodyCache()
         self._local = threading.local()
         self._engine: Any = None
         self._lock = threading.Lock()

@@ -78,7 +78,7 @@ def authenticate(reader: Any, token: str | None) -> Principal:
         expires = datetime.fromisoformat(expires) if isinstance(expires, str) else expires
         if (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) <= datetime.now(UTC):
             raise Unauthorized(f"API token {row['prefix']}… has expired")
-    user_role = AccessReader(reader).role_of(row["user_id"])
+    user_role = row["user_role"]
     if user_role is None:
         raise Unauthorized(f"user {row['user_name']} is disabled")
     role = min(row["role"], user_role, key=RANK.__getitem__)

@@ -286,9 +286,11 @@ class AccessReader:
         return rows
 
     def token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        """A token with its user's name and current role, and whether it was revoked: one query."""
         return self.r.row(
             "SELECT t.*, u.name AS user_name, "
-            "(SELECT COUNT(*) FROM token_revocations v WHERE v.token_id = t.id) AS revoked "
+            "(SELECT COUNT(*) FROM token_revocations v WHERE v.token_id = t.id) AS revoked, "
+            "(SELECT g.role FROM role_grants g WHERE g.user_id = t.user_id ORDER BY g.id DESC LIMIT 1) AS user_role "
             "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :h", h=token_hash)
 
     def tokens(self, user: str | None = None) -> list[dict[str, Any]]:

@@ -243,3 +243,13 @@ def test_the_whole_flow_on_postgresql(cli, pg_url, monkeypatch):
     assert (got["prompt"]["version"], got["model"]["version"], got["pairing"]["id"]) == (1, 1, pairing)
     assert cli("verify").code == 0
     assert not (cli.project / ".promptver").exists()
+
+
+def test_lists_show_owners(project, monkeypatch):
+    project("prompt", "push", "support.yaml")
+    monkeypatch.setenv("PROMPTVER_ACTOR", "someone-else")
+    (project.project / "support.yaml").write_text(PROMPT_YAML.replace("support agent", "helper"))
+    project("prompt", "push", "support.yaml")
+    rows = json.loads(project("prompt", "list", "--json").stdout)
+    assert rows == [{"name": "support-reply", "owner": "tester", "latest": 2, "labels": {}}]
+    assert project("prompt", "list").stdout.splitlines()[0].split() == ["PROMPT", "OWNER", "LATEST", "UPDATED", "LABELS"]

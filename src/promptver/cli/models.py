@@ -66,10 +66,10 @@ def list_(as_json: JsonOpt = False) -> None:
     with registry() as reg:
         rows = reg.series("model")
     if as_json:
-        emit_json([{k: r[k] for k in ("name", "latest", "model")} for r in rows])
+        emit_json([{k: r[k] for k in ("name", "owner", "latest", "model")} for r in rows])
         return
-    table(["model", "latest", "id", "updated"],
-          [[r["name"], f"v{r['latest']}", r["model"] or "-", when(r["updated"])] for r in rows])
+    table(["model", "owner", "latest", "id", "updated"],
+          [[r["name"], r["owner"] or "-", f"v{r['latest']}", r["model"] or "-", when(r["updated"])] for r in rows])
 
 
 add_version_commands(app, "model", "support-llm/2")

@@ -49,10 +49,10 @@ def list_(as_json: JsonOpt = False) -> None:
     with registry() as reg:
         rows = reg.series("prompt")
     if as_json:
-        emit_json([{k: r[k] for k in ("name", "latest", "labels")} for r in rows])
+        emit_json([{k: r[k] for k in ("name", "owner", "latest", "labels")} for r in rows])
         return
-    table(["prompt", "latest", "updated", "labels"],
-          [[r["name"], f"v{r['latest']}", when(r["updated"]),
+    table(["prompt", "owner", "latest", "updated", "labels"],
+          [[r["name"], r["owner"] or "-", f"v{r['latest']}", when(r["updated"]),
             ", ".join(f"{k}->{p}" for k, p in r["labels"].items())] for r in rows])
 
 

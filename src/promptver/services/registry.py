@@ -105,9 +105,10 @@ class Registry:
     def series(self, kind: str) -> list[dict[str, Any]]:
         """Every prompt (or model) with its latest version, and for prompts the current labels."""
         out = []
+        owners = self.reader.owners(kind)
         for name in self.reader.series_names(kind):
             latest = self.reader.version(kind, name)
-            entry: dict[str, Any] = {"name": name, "latest": latest.version if latest else None,
+            entry: dict[str, Any] = {"name": name, "owner": owners.get(name), "latest": latest.version if latest else None,
                                      "updated": latest.created_at if latest else None}
             if kind == "prompt":
                 entry["labels"] = {k: v.pairing_id for k, v in sorted(self.current_labels(name).items())}

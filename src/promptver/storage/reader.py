@@ -119,6 +119,10 @@ class Reader:
         table = SERIES[kind][0]
         return [r["name"] for r in self.rows(f"SELECT name FROM {table} ORDER BY name")]
 
+    def owners(self, kind: str) -> dict[str, str]:
+        """Series name -> owner (who created the series)."""
+        return {r["name"]: r["owner"] for r in self.rows(f"SELECT name, owner FROM {SERIES[kind][0]}")}
+
     def series_id(self, kind: str, name: str) -> int | None:
         return self.scalar(f"SELECT id FROM {SERIES[kind][0]} WHERE name = :name", name=name)
 

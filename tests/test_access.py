@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import prompt_spec
+
 from promptver.errors import Forbidden, InvalidValue, Unauthorized
 from promptver.services import access
 from promptver.services.access import Principal

@@ -52,7 +52,8 @@ LAYERS = {  # a module in a layer may import only from its own layer and the one
     "templates": {"core", "errors"},
     "storage": {"core", "errors"},
     "services": {"storage", "templates", "core", "errors"},
-    "cli": {"services", "storage", "templates", "core", "errors"},
+    "runtime": {"services", "storage", "templates", "core", "errors"},
+    "cli": {"runtime", "services", "storage", "templates", "core", "errors"},
 }
 
 
@@ -75,6 +76,7 @@ def test_imports_go_one_way(layer):
 
 
 def test_public_api():
-    assert set(promptver.__all__) == {"PromptverError", "Registry", "__version__", "capture_environment"}
+    assert set(promptver.__all__) == {"Client", "PinnedPair", "PromptverError", "Registry", "__version__",
+                                      "capture_environment"}
     for name in promptver.__all__:
         assert getattr(promptver, name) is not None

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import PROMPT_YAML
 from server_fixture import running_server
 

@@ -65,3 +65,18 @@ def test_the_registry_is_found_from_a_subfolder(tmp_path):
     deep.mkdir(parents=True)
     assert _run(["prompt", "push", "../../p.yaml"], deep).returncode == 0
     assert '"name": "p"' in _run(["prompt", "list", "--json"], tmp_path).stdout
+
+
+def test_an_exclusively_locked_database_is_busy_not_uninitialised(tmp_path):
+    assert _run(["init", "--no-examples"], tmp_path).returncode == 0
+    holder = sqlite3.connect(tmp_path / ".promptver" / "registry.db", isolation_level=None)
+    holder.execute("PRAGMA journal_mode = DELETE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = _run(["prompt", "list"], tmp_path, PROMPTVER_BUSY_TIMEOUT_MS="200")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.execute("PRAGMA journal_mode = WAL")
+        holder.close()
+    assert result.returncode == 1
+    assert result.stderr == "error: the registry database is locked by another process; try again\n"

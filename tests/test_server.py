@@ -220,3 +220,18 @@ def test_openapi_and_docs(server):
     with server.client() as client:
         spec = client.get("/openapi.json").json()
         assert "/v1/resolve" in spec["paths"] and client.get("/docs").status_code == 200
+
+
+def test_every_error_type_maps_back_to_its_class():
+    """The server names errors by class (http_type); clients map them back (error_class)."""
+    from promptver import errors
+
+    stack, seen = [errors.PromptverError], 0
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        assert errors.error_class(errors._snake(cls.__name__), 400) is cls
+        seen += 1
+    assert seen > 20
+    assert errors.error_class("something_new", 404) is errors.NotFound
+    assert errors.error_class("something_new", 502) is errors.RegistryUnavailable

@@ -2,7 +2,7 @@
 find out which one changed your LLM app's behaviour.
 
 The public API is small and loaded lazily: ``import promptver`` imports neither SQLAlchemy,
-litellm nor Textual.
+litellm, httpx nor Textual; neither does ``promptver.Client().get(...)`` on a local registry.
 """
 
 from __future__ import annotations
@@ -10,14 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["PromptverError", "Registry", "__version__", "capture_environment"]
+__all__ = ["Client", "PinnedPair", "PromptverError", "Registry", "__version__", "capture_environment"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from promptver.errors import PromptverError
+    from promptver.runtime.client import Client
+    from promptver.runtime.pair import PinnedPair
     from promptver.services.environment import capture_environment
     from promptver.services.registry import Registry
 
 _LAZY = {
+    "Client": "promptver.runtime.client",
+    "PinnedPair": "promptver.runtime.pair",
     "Registry": "promptver.services.registry",
     "PromptverError": "promptver.errors",
     "capture_environment": "promptver.services.environment",

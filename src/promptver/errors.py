@@ -163,3 +163,31 @@ class ModelTimeout(ModelCallError):
 
 class ModelUnavailable(ModelCallError):
     """The model provider could not be reached, or failed on its side; retry later."""
+
+
+def _snake(name: str) -> str:
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def http_type(error: BaseException) -> str:
+    """The ``type`` of an HTTP error body: the class name in snake_case (``NotFound`` -> ``not_found``)."""
+    return _snake(type(error).__name__)
+
+
+def error_class(kind: str, status: int) -> type[PromptverError]:
+    """The error class for an HTTP error body's ``type`` and status: the inverse of ``http_type``,
+    used by every client of the server (the CLI's remote registry, the runtime client)."""
+    stack: list[type[PromptverError]] = [PromptverError]
+    known: dict[str, type[PromptverError]] = {}
+    while stack:
+        cls = stack.pop()
+        known[_snake(cls.__name__)] = cls
+        stack.extend(cls.__subclasses__())
+    if kind in known:
+        return known[kind]
+    by_status: dict[int, type[PromptverError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: LabelConflict}
+    if status in by_status:
+        return by_status[status]
+    return InvalidValue if 400 <= status < 500 else RegistryUnavailable

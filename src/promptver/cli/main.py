@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from promptver.cli import access_cmds, fetch, labels, models, prompts, registry_cmds, serve
+from promptver.cli import access_cmds, fetch, labels, lock, models, prompts, registry_cmds, serve
 from promptver.errors import PromptverError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ registry_cmds.register_pairing(app)
 app.add_typer(labels.app, name="label")
 labels.register(app)
 fetch.register(app)
+lock.register(app)
 registry_cmds.register_checks(app)
 access_cmds.register_protect(labels.app)
 app.add_typer(access_cmds.users_app, name="user")

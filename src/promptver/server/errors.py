@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,10 +25,6 @@ STATUS: list[tuple[type[errors.PromptverError], int]] = [  # first match wins
 ]
 
 
-def error_type(exc: BaseException) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
-
-
 def body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message, **extra}}
 
@@ -42,7 +37,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.PromptverError)
     async def promptver_error(_: Request, exc: errors.PromptverError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, errors.Unauthorized) else None
-        return JSONResponse(body(error_type(exc), exc.message), status_code=status_of(exc), headers=headers)
+        return JSONResponse(body(errors.http_type(exc), exc.message), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -95,8 +95,11 @@ class Database:
     def _revision(self) -> str | None:
         try:
             return self.reader.scalar("SELECT version_num FROM alembic_version")
-        except Exception:  # no alembic_version table: a blank database
-            return None
+        except RegistryUnavailable as exc:
+            cause = exc.__cause__
+            if "no such table" in str(cause) or getattr(cause, "sqlstate", None) == "42P01":
+                return None  # a blank database
+            raise
 
     @property
     def engine(self) -> Any:

@@ -25,22 +25,6 @@ from promptver.core.types import (
     parse_iso,
 )
 
-_ERRORS: dict[str, type[errors.PromptverError]] = {
-    cls.__name__: cls for cls in (
-        errors.InvalidName, errors.InvalidRef, errors.NotFound, errors.InvalidFile, errors.InvalidValue,
-        errors.SecretRefused, errors.TemplateSyntaxError, errors.ForbiddenTemplate, errors.MissingVariables,
-        errors.TemplateRenderError, errors.RenderLimitExceeded, errors.LabelConflict, errors.Unauthorized,
-        errors.Forbidden, errors.RegistryUnavailable, errors.RegistryBusy, errors.SchemaMismatch,
-        errors.GuardMissing)
-}
-_BY_STATUS = {401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound, 409: errors.LabelConflict,
-              413: errors.InvalidValue, 422: errors.InvalidValue}
-
-
-def _class_of(kind: str, status: int) -> type[errors.PromptverError]:
-    name = "".join(part.capitalize() for part in kind.split("_"))
-    return _ERRORS.get(name) or _BY_STATUS.get(status) or errors.RegistryUnavailable
-
 
 @dataclass(frozen=True)
 class Pushed:
@@ -105,7 +89,7 @@ class RemoteRegistry:
             kind, message = "", f"HTTP {response.status_code} from the registry server"
         if kind == "missing_variables":
             raise errors.MissingVariables([], message)
-        raise _class_of(kind, response.status_code)(message)
+        raise errors.error_class(kind, response.status_code)(message)
 
     @property
     def actor(self) -> str:

@@ -24,7 +24,7 @@ from promptver.core.types import (
     Pairing,
     PromptVersion,
 )
-from promptver.errors import InvalidValue, RegistryUnavailable
+from promptver.errors import InvalidValue, RegistryBusy, RegistryUnavailable
 from promptver.storage.location import sqlite_path
 
 SERIES = {"prompt": ("prompts", "prompt_versions", "prompt_id"), "model": ("models", "model_versions", "model_id")}
@@ -100,6 +100,8 @@ class Reader:
         except Exception as exc:
             if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):  # the driver: database trouble
                 reason = " ".join(str(exc).split()) or type(exc).__name__
+                if "database is locked" in reason:
+                    raise RegistryBusy("the registry database is locked by another process; try again") from exc
                 raise RegistryUnavailable(f"registry database error: {reason}") from exc
             raise
 

@@ -1,0 +1,167 @@
+"""Model calls through litellm, and the one place litellm's exceptions become promptver errors.
+
+litellm is imported here only, inside the call: ``import promptver`` and ``Client.get`` never pay
+for it. Before the import, ``LITELLM_LOCAL_MODEL_COST_MAP`` defaults to ``True``, otherwise litellm
+fetches its price map from the internet while importing.
+
+Mapping: the exception's class hierarchy is walked from the most specific class; the first class
+of litellm (or of the openai / httpx libraries it wraps) named in ``MAPPING`` decides the
+promptver error, except that for litellm's generic classes (``APIError``, ...) the HTTP status they
+carry decides when there is one (litellm raises ``APIError`` for a provider's 403, for instance). A test checks that every exception class of ``litellm.exceptions`` is named.
+Anything else (a bug, a ``KeyboardInterrupt``, a promptver error) propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from promptver.errors import (
+    InvalidValue,
+    ModelAuthError,
+    ModelCallError,
+    ModelRateLimited,
+    ModelRequestError,
+    ModelTimeout,
+    ModelUnavailable,
+)
+
+ALWAYS_PINNED = ("model", "messages", "tools", "response_format")
+_LIBRARIES = ("litellm", "openai", "httpx")
+_GENERIC = {"APIError", "APIStatusError", "OpenAIError", "HTTPError", "MockException"}
+
+MAPPING: dict[str, type[ModelCallError]] = {
+    # credentials and permissions
+    "AuthenticationError": ModelAuthError,
+    "CallerCredentialAuthenticationError": ModelAuthError,
+    "PermissionDeniedError": ModelAuthError,
+    # the request itself: parameters, model id, context window, content policy, guardrails
+    "BadRequestError": ModelRequestError,
+    "InvalidRequestError": ModelRequestError,
+    "ContextWindowExceededError": ModelRequestError,
+    "ContentPolicyViolationError": ModelRequestError,
+    "RejectedRequestError": ModelRequestError,
+    "UnsupportedParamsError": ModelRequestError,
+    "UnsupportedEndpointError": ModelRequestError,
+    "EndpointNotSupportedByModelError": ModelRequestError,
+    "MalformedRequestFieldError": ModelRequestError,
+    "ImageFetchError": ModelRequestError,
+    "LiteLLMUnknownProvider": ModelRequestError,
+    "ModelNotMappedError": ModelRequestError,
+    "NotFoundError": ModelRequestError,
+    "UnprocessableEntityError": ModelRequestError,
+    "VectorStoreSearchError": ModelRequestError,
+    "BlockedPiiEntityError": ModelRequestError,
+    "GuardrailRaisedException": ModelRequestError,
+    "SensitiveDataRouteException": ModelRequestError,
+    "ModifyResponseException": ModelRequestError,
+    # limits
+    "RateLimitError": ModelRateLimited,
+    "CallerCredentialRateLimitError": ModelRateLimited,
+    "BudgetExceededError": ModelRateLimited,
+    "PaymentRequiredError": ModelRateLimited,
+    # time
+    "Timeout": ModelTimeout,
+    "APITimeoutError": ModelTimeout,
+    "TimeoutException": ModelTimeout,
+    # the provider is down, unreachable or failed
+    "APIConnectionError": ModelUnavailable,
+    "ServiceUnavailableError": ModelUnavailable,
+    "InternalServerError": ModelUnavailable,
+    "BadGatewayError": ModelUnavailable,
+    "MidStreamFallbackError": ModelUnavailable,
+    "TransportError": ModelUnavailable,
+    "APIError": ModelUnavailable,
+    # anything else litellm raises: its output failed validation, a mock, the bases
+    "APIResponseValidationError": ModelCallError,
+    "JSONSchemaValidationError": ModelCallError,
+    "MockException": ModelCallError,
+    "APIStatusError": ModelCallError,
+    "OpenAIError": ModelCallError,
+    "HTTPError": ModelCallError,
+}
+
+
+def litellm_module() -> Any:
+    """litellm, imported on first use (never fetching its price map from the internet)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    return litellm
+
+
+def _by_status(status: Any) -> type[ModelCallError] | None:
+    """For litellm's generic errors (``APIError`` carries a provider's 403 too): the HTTP status decides."""
+    if not isinstance(status, int) or isinstance(status, bool):
+        return None
+    if status in (401, 403):
+        return ModelAuthError
+    if status == 408:
+        return ModelTimeout
+    if status in (402, 429):
+        return ModelRateLimited
+    if 400 <= status < 500:
+        return ModelRequestError
+    return ModelUnavailable if status >= 500 else None
+
+
+def translate(exc: BaseException, where: str) -> ModelCallError | None:
+    """The promptver error for a litellm (openai, httpx) exception, or None if it is none of theirs."""
+    for cls in type(exc).__mro__:
+        if cls.__module__.split(".")[0] in _LIBRARIES and cls.__name__ in MAPPING:
+            mapped = MAPPING[cls.__name__]
+            if cls.__name__ in _GENERIC:
+                mapped = _by_status(getattr(exc, "status_code", None)) or mapped
+            try:
+                text = " ".join(str(exc).split())[:500] or type(exc).__name__
+            except Exception:  # a half-built exception: its class still says what happened
+                text = type(exc).__name__
+            return mapped(f"model call failed for {where}: {type(exc).__name__}: {text}")
+    return None
+
+
+def complete(kwargs: dict[str, Any], where: str) -> Any:
+    """``litellm.completion(**kwargs)`` with its exceptions translated."""
+    completion = litellm_module().completion
+    try:
+        return completion(**kwargs)
+    except Exception as exc:
+        mapped = translate(exc, where)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+async def acomplete(kwargs: dict[str, Any], where: str) -> Any:
+    """``await litellm.acompletion(**kwargs)`` with its exceptions translated."""
+    acompletion = litellm_module().acompletion
+    try:
+        return await acompletion(**kwargs)
+    except Exception as exc:
+        mapped = translate(exc, where)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def with_options(call: dict[str, Any], options: Mapping[str, Any] | None, pairing_id: str) -> dict[str, Any]:
+    """``call`` plus the caller's litellm options. Options may add keys (api_base, api_key, timeout,
+    stream, ...) and metadata, but never replace what the pairing pins: the model id, the
+    messages, tools, response_format and the model version's params."""
+    if not options:
+        return call
+    if not isinstance(options, Mapping):
+        raise InvalidValue("litellm_kwargs must be a mapping of litellm keyword arguments")
+    merged = dict(call)
+    for key, value in options.items():
+        if key == "metadata":
+            if not isinstance(value, Mapping):
+                raise InvalidValue("litellm_kwargs['metadata'] must be a mapping")
+            merged["metadata"] = {**value, **call["metadata"]}
+        elif key in ALWAYS_PINNED or key in call:
+            raise InvalidValue(f"litellm_kwargs[{key!r}] would replace what pairing {pairing_id} pins; "
+                               "push a new model or prompt version (and pair it) to change it")
+        else:
+            merged[key] = value
+    return merged

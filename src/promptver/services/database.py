@@ -24,12 +24,14 @@ from promptver.storage.location import database_url, sqlite_path
 from promptver.storage.reader import Reader, connect
 
 T = TypeVar("T")
-HEAD = "0003"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
-KNOWN_REVISIONS = ("0001", "0002", "0003")
+HEAD = "0004"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
 APPEND_ONLY_TABLES = (
     "prompts", "prompt_versions", "models", "model_versions", "pairings",
     "label_events", "annotations", "audit_events",
     "users", "role_grants", "api_tokens", "token_revocations", "label_policies",
+    "datasets", "dataset_versions", "eval_runs", "eval_run_events", "eval_results", "eval_scores",
+    "response_cache", "score_cache",
 )
 MAX_ATTEMPTS = 8
 MAX_LOCK_TIMEOUTS = 2

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-HEAD = "0003"
+HEAD = "0004"
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 

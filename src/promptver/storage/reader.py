@@ -270,6 +270,35 @@ def _event(r: dict[str, Any]) -> LabelEvent:
         created_at=_time(r["created_at"]))
 
 
+class DatasetReader:
+    """Read queries for datasets (over a Reader's connection)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.r = reader
+
+    def version(self, name: str, number: int | None = None) -> dict[str, Any] | None:
+        where = " AND v.version = :number" if number is not None else ""
+        row = self.r.row(
+            "SELECT v.*, d.name AS dataset FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
+            f"WHERE d.name = :name{where} ORDER BY v.version DESC LIMIT 1", name=name, number=number)
+        return None if row is None else self._decode(row)
+
+    def by_id(self, version_id: int) -> dict[str, Any]:
+        row = self.r.row("SELECT v.*, d.name AS dataset FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
+                         "WHERE v.id = :id", id=version_id)
+        assert row is not None, f"dataset version {version_id} vanished"
+        return self._decode(row)
+
+    def names(self) -> list[str]:
+        return [r["name"] for r in self.r.rows("SELECT name FROM datasets ORDER BY name")]
+
+    @staticmethod
+    def _decode(row: dict[str, Any]) -> dict[str, Any]:
+        row["cases"] = _json(row["cases"])
+        row["created_at"] = _time(row["created_at"])
+        return row
+
+
 class AccessReader:
     """Read queries for users, tokens and label policies (over a Reader's connection)."""
 

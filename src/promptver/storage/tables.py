@@ -196,8 +196,116 @@ class LabelPolicyRow(SQLModel, table=True):
     created_at: datetime
 
 
+class DatasetRow(SQLModel, table=True):
+    __tablename__ = "datasets"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    owner: str = Field(max_length=200)
+    created_at: datetime
+
+
+class DatasetVersionRow(SQLModel, table=True):
+    """An immutable, content-hashed set of test cases: [{id, vars, expected, metadata}]."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: int = Field(foreign_key="datasets.id")
+    version: int
+    content_hash: str = Field(max_length=64)
+    cases: list[dict[str, Any]] = _json()
+    source: str = Field(default="", sa_column=Column(Text, nullable=False))
+    message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    author: str = Field(max_length=200)
+    created_at: datetime
+
+
+class EvalRunRow(SQLModel, table=True):
+    """One replay of a dataset version against pairings. Its state is its latest run event."""
+
+    __tablename__ = "eval_runs"
+    id: str = Field(primary_key=True, max_length=32)
+    suite: str = Field(max_length=300)
+    suite_hash: str = Field(max_length=64)
+    dataset_version_id: int = Field(foreign_key="dataset_versions.id")
+    plan: dict[str, Any] = _json()
+    environment: dict[str, Any] = _json()
+    actor: str = Field(max_length=200)
+    created_at: datetime
+
+
+class EvalRunEventRow(SQLModel, table=True):
+    """A run's state from this time on: running, interrupted, resumed, completed."""
+
+    __tablename__ = "eval_run_events"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="eval_runs.id", index=True, max_length=32)
+    state: str = Field(max_length=20)
+    details: dict[str, Any] = _json()
+    created_at: datetime
+
+
+class EvalResultRow(SQLModel, table=True):
+    """One model call of a run: a case, a pairing, a repeat."""
+
+    __tablename__ = "eval_results"
+    __table_args__ = (UniqueConstraint("run_id", "pairing_id", "case_id", "repeat", name="uq_eval_results_cell"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="eval_runs.id", index=True, max_length=32)
+    pairing_id: str = Field(foreign_key="pairings.id", max_length=12)
+    case_id: str = Field(max_length=200)
+    repeat: int = 0
+    request_key: str = Field(max_length=64)
+    output: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    cached: bool = False
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    error_kind: str | None = Field(default=None, max_length=20)
+    response_model: str | None = Field(default=None, max_length=300)
+    system_fingerprint: str | None = Field(default=None, max_length=200)
+    created_at: datetime
+
+
+class EvalScoreRow(SQLModel, table=True):
+    __tablename__ = "eval_scores"
+    __table_args__ = (UniqueConstraint("result_id", "scorer", name="uq_eval_scores_scorer"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="eval_runs.id", index=True, max_length=32)
+    result_id: int = Field(foreign_key="eval_results.id")
+    scorer: str = Field(max_length=200)
+    scorer_version: str = Field(max_length=64)
+    value: float
+    passed: bool
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class ResponseCacheRow(SQLModel, table=True):
+    """A successful model response by the key of everything that decides it (never errors)."""
+
+    __tablename__ = "response_cache"
+    key: str = Field(primary_key=True, max_length=64)
+    response: dict[str, Any] = _json()
+    created_at: datetime
+
+
+class ScoreCacheRow(SQLModel, table=True):
+    """A score by (response key, scorer version): re-scoring never calls the model again."""
+
+    __tablename__ = "score_cache"
+    key: str = Field(primary_key=True, max_length=64)
+    value: float
+    passed: bool
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
 APPEND_ONLY_TABLES = (
     "prompts", "prompt_versions", "models", "model_versions", "pairings",
     "label_events", "annotations", "audit_events",
     "users", "role_grants", "api_tokens", "token_revocations", "label_policies",
+    "datasets", "dataset_versions", "eval_runs", "eval_run_events", "eval_results", "eval_scores",
+    "response_cache", "score_cache",
 )

@@ -112,3 +112,27 @@ def insert_revocation(conn: Connection, **values: Any) -> None:
 
 def insert_label_policy(conn: Connection, **values: Any) -> None:
     conn.execute(_INSERT_POLICY, values)
+
+
+_LOCK_DATASET = select(t.DatasetRow.id).where(t.DatasetRow.name == bindparam("name")).with_for_update()
+_INSERT_DATASET = insert(t.DatasetRow.__table__)
+_LATEST_DATASET_VERSION = (select(t.DatasetVersionRow.id, t.DatasetVersionRow.version, t.DatasetVersionRow.content_hash)
+                           .where(t.DatasetVersionRow.dataset_id == bindparam("dataset_id"))
+                           .order_by(t.DatasetVersionRow.version.desc()).limit(1))
+_INSERT_DATASET_VERSION = insert(t.DatasetVersionRow.__table__)
+
+
+def lock_dataset(conn: Connection, name: str) -> int | None:
+    return conn.execute(_LOCK_DATASET, {"name": name}).scalar()
+
+
+def insert_dataset(conn: Connection, **values: Any) -> int:
+    return conn.execute(_INSERT_DATASET, values).inserted_primary_key[0]
+
+
+def latest_dataset_version(conn: Connection, dataset_id: int) -> Any:
+    return conn.execute(_LATEST_DATASET_VERSION, {"dataset_id": dataset_id}).first()
+
+
+def insert_dataset_version(conn: Connection, **values: Any) -> int:
+    return conn.execute(_INSERT_DATASET_VERSION, values).inserted_primary_key[0]

@@ -1,0 +1,1 @@
+"""The eval harness: datasets, suites, runner, response cache, scorers, statistics, comparison."""

@@ -49,11 +49,14 @@ def test_promptver_get_imports_no_orm_no_litellm_no_textual(cli):
 
 LAYERS = {  # a module in a layer may import only from its own layer and the ones listed
     "core": {"errors"},
+    "providers": {"core", "errors"},
     "templates": {"core", "errors"},
     "storage": {"core", "errors"},
     "services": {"storage", "templates", "core", "errors"},
-    "runtime": {"services", "storage", "templates", "core", "errors"},
-    "cli": {"runtime", "services", "storage", "templates", "core", "errors"},
+    "runtime": {"services", "storage", "templates", "providers", "core", "errors"},
+    "evals": {"runtime", "services", "storage", "templates", "providers", "core", "errors"},
+    "cli": {"evals", "runtime", "services", "storage", "templates", "providers", "core", "errors"},
+    "server": {"services", "storage", "templates", "core", "errors"},
 }
 
 
@@ -80,3 +83,8 @@ def test_public_api():
                                       "capture_environment"}
     for name in promptver.__all__:
         assert getattr(promptver, name) is not None
+
+
+def test_every_package_has_a_layer():
+    packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
+    assert packages == set(LAYERS), "place a new package in LAYERS (and in docs/architecture.md)"

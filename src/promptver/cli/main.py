@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from promptver.cli import access_cmds, fetch, labels, lock, models, prompts, registry_cmds, serve
+from promptver.cli import access_cmds, evals, fetch, labels, lock, models, prompts, registry_cmds, serve
 from promptver.errors import PromptverError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ access_cmds.register_protect(labels.app)
 app.add_typer(access_cmds.users_app, name="user")
 app.add_typer(access_cmds.tokens_app, name="token")
 serve.register(app)
+app.add_typer(evals.app, name="eval")
 
 
 def main() -> None:

@@ -42,10 +42,10 @@ def when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%SZ") if value is not None else "-"
 
 
-def table(headers: list[str], rows: list[list[str]]) -> None:
+def table(headers: list[str], rows: list[list[str]], *, upper: bool = True) -> None:
     """A plain aligned table (deterministic, no wrapping, safe for pipes and tests)."""
     cells = [[safe(c) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    out("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip())
+    out("  ".join((h.upper() if upper else h).ljust(w) for h, w in zip(headers, widths)).rstrip())
     for row in cells:
         out("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -9,6 +9,10 @@ of litellm (or of the openai / httpx libraries it wraps) named in ``MAPPING`` de
 promptver error, except that for litellm's generic classes (``APIError``, ...) the HTTP status they
 carry decides when there is one (litellm raises ``APIError`` for a provider's 403, for instance). A test checks that every exception class of ``litellm.exceptions`` is named.
 Anything else (a bug, a ``KeyboardInterrupt``, a promptver error) propagates unchanged.
+
+The built-in offline model ``promptver/echo`` (providers/echo.py) is answered here directly, without
+importing litellm; with ``stream=True`` it goes through litellm, where ``litellm_module()`` has
+registered it as a custom provider.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from promptver.errors import (
     ModelTimeout,
     ModelUnavailable,
 )
+from promptver.providers import echo
 
 ALWAYS_PINNED = ("model", "messages", "tools", "response_format")
 _LIBRARIES = ("litellm", "openai", "httpx")
@@ -84,10 +89,14 @@ MAPPING: dict[str, type[ModelCallError]] = {
 
 
 def litellm_module() -> Any:
-    """litellm, imported on first use (never fetching its price map from the internet)."""
+    """litellm, imported on first use (never fetching its price map from the internet), with
+    ``promptver/echo`` registered as a custom provider."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    from promptver.providers import echo_litellm
+
+    echo_litellm.register()
     return litellm
 
 
@@ -121,8 +130,22 @@ def translate(exc: BaseException, where: str) -> ModelCallError | None:
     return None
 
 
+def _offline(kwargs: dict[str, Any], where: str) -> Any:
+    """``promptver/echo``'s answer, shaped like litellm's response (no litellm import)."""
+    try:
+        return echo.completion_from_kwargs(kwargs)
+    except ModelRequestError as exc:
+        raise ModelRequestError(f"model call failed for {where}: {exc}") from exc
+
+
+def _is_offline(kwargs: dict[str, Any]) -> bool:
+    return echo.is_echo(kwargs.get("model", "")) and not kwargs.get("stream")
+
+
 def complete(kwargs: dict[str, Any], where: str) -> Any:
-    """``litellm.completion(**kwargs)`` with its exceptions translated."""
+    """``litellm.completion(**kwargs)`` with its exceptions translated (``promptver/echo``: offline)."""
+    if _is_offline(kwargs):
+        return _offline(kwargs, where)
     completion = litellm_module().completion
     try:
         return completion(**kwargs)
@@ -134,7 +157,9 @@ def complete(kwargs: dict[str, Any], where: str) -> Any:
 
 
 async def acomplete(kwargs: dict[str, Any], where: str) -> Any:
-    """``await litellm.acompletion(**kwargs)`` with its exceptions translated."""
+    """``await litellm.acompletion(**kwargs)`` with its exceptions translated (``promptver/echo``: offline)."""
+    if _is_offline(kwargs):
+        return _offline(kwargs, where)
     acompletion = litellm_module().acompletion
     try:
         return await acompletion(**kwargs)

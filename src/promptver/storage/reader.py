@@ -299,6 +299,45 @@ class DatasetReader:
         return row
 
 
+class EvalReader:
+    """Read queries for eval runs, results and the caches (over a Reader's connection)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.r = reader
+
+    def cached_response(self, key: str) -> dict[str, Any] | None:
+        value = self.r.scalar("SELECT response FROM response_cache WHERE key = :key", key=key)
+        return None if value is None else _json(value)
+
+    def cached_score(self, key: str) -> dict[str, Any] | None:
+        return self.r.row("SELECT value, passed, detail FROM score_cache WHERE key = :key", key=key)
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        row = self.r.row("SELECT * FROM eval_runs WHERE id = :id", id=run_id)
+        if row is None:
+            matches = self.r.rows("SELECT * FROM eval_runs WHERE id >= :lo AND id < :hi LIMIT 2",
+                                  lo=run_id, hi=run_id + "g")
+            row = matches[0] if len(matches) == 1 else None
+        if row is not None:
+            row["plan"], row["environment"] = _json(row["plan"]), _json(row["environment"])
+            row["created_at"] = _time(row["created_at"])
+            row["state"] = self.r.scalar("SELECT state FROM eval_run_events WHERE run_id = :id ORDER BY id DESC LIMIT 1",
+                                         id=row["id"])
+        return row
+
+    def runs(self, suite: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        which = "" if suite is None else " WHERE suite = :suite"
+        ids = [r["id"] for r in self.r.rows(f"SELECT id FROM eval_runs{which} ORDER BY created_at DESC LIMIT :limit",
+                                             suite=suite, limit=limit)]
+        return [self.run(i) for i in ids]  # type: ignore[misc]
+
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        return self.r.rows("SELECT * FROM eval_results WHERE run_id = :id ORDER BY id", id=run_id)
+
+    def scores(self, run_id: str) -> list[dict[str, Any]]:
+        return self.r.rows("SELECT * FROM eval_scores WHERE run_id = :id ORDER BY id", id=run_id)
+
+
 class AccessReader:
     """Read queries for users, tokens and label policies (over a Reader's connection)."""
 

@@ -136,3 +136,49 @@ def latest_dataset_version(conn: Connection, dataset_id: int) -> Any:
 
 def insert_dataset_version(conn: Connection, **values: Any) -> int:
     return conn.execute(_INSERT_DATASET_VERSION, values).inserted_primary_key[0]
+
+
+_INSERT_RUN = insert(t.EvalRunRow.__table__)
+_INSERT_RUN_EVENT = insert(t.EvalRunEventRow.__table__)
+_INSERT_RESULT = insert(t.EvalResultRow.__table__)
+_INSERT_SCORE = insert(t.EvalScoreRow.__table__)
+_INSERT_RESPONSE = insert(t.ResponseCacheRow.__table__)
+_INSERT_SCORE_CACHE = insert(t.ScoreCacheRow.__table__)
+_RESPONSE_KEYS = select(t.ResponseCacheRow.key).where(t.ResponseCacheRow.key.in_(bindparam("keys", expanding=True)))
+_SCORE_KEYS = select(t.ScoreCacheRow.key).where(t.ScoreCacheRow.key.in_(bindparam("keys", expanding=True)))
+
+
+def insert_run(conn: Connection, **values: Any) -> None:
+    conn.execute(_INSERT_RUN, values)
+
+
+def insert_run_event(conn: Connection, **values: Any) -> None:
+    conn.execute(_INSERT_RUN_EVENT, values)
+
+
+def insert_result(conn: Connection, **values: Any) -> int:
+    return conn.execute(_INSERT_RESULT, values).inserted_primary_key[0]
+
+
+def insert_scores(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_INSERT_SCORE, rows)
+
+
+def cache_responses(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert the cache rows whose key is not there yet (cache rows are immutable too)."""
+    _insert_new(conn, _RESPONSE_KEYS, _INSERT_RESPONSE, rows)
+
+
+def cache_scores(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    _insert_new(conn, _SCORE_KEYS, _INSERT_SCORE_CACHE, rows)
+
+
+def _insert_new(conn: Connection, existing: Any, statement: Any, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    unique = {row["key"]: row for row in rows}
+    present = set(conn.execute(existing, {"keys": list(unique)}).scalars())
+    fresh = [row for key, row in unique.items() if key not in present]
+    if fresh:
+        conn.execute(statement, fresh)

@@ -1,0 +1,148 @@
+"""`promptver eval SUITE` (and `eval list`, `eval show RUN`): replay a suite, show the matrix.
+
+Exit codes: 0 pass; 1 regression or failed threshold; 2 bad input; 3 infrastructure errors or an
+incomplete run; 130 interrupted (resumable with --resume RUN).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from promptver.cli.common import registry
+from promptver.cli.output import emit_json, out, table, when
+
+
+class _RunByDefault(TyperGroup):
+    """`promptver eval FILE` means `promptver eval run FILE`."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().resolve_command(ctx, args)
+
+
+app = typer.Typer(cls=_RunByDefault, no_args_is_help=True,
+                  help="Replay a versioned test set against prompt x model combinations: `promptver eval SUITE`.")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _matrix(report: Any) -> None:
+    prompts = list(dict.fromkeys(c.prompt for c in report.cells))
+    models = list(dict.fromkeys(c.model for c in report.cells))
+    by = {(c.prompt, c.model): c for c in report.cells}
+    rows = []
+    for prompt in prompts:
+        row = [prompt]
+        for model in models:
+            cell = by.get((prompt, model))
+            if cell is None or cell.pass_rate is None:
+                row.append("-" if cell is None else f"no scores ({cell.errors} errors)")
+                continue
+            low, high = cell.interval()
+            text = f"{cell.pass_rate:.0%} ({cell.passed}/{cell.scored}) [{low:.0%}-{high:.0%}]"
+            row.append(text + (f" {cell.errors} err" if cell.errors else ""))
+        rows.append(row)
+    table(["prompt \\ model", *models], rows, upper=False)
+
+
+def _summary(report: Any) -> None:
+    run = report.run
+    out("")
+    out(f"run {run['id']} ({run.get('state')}): {report.total} results, {report.errors} errors, "
+        f"{sum(c.cached for c in report.cells)} cached, ${sum(c.cost_usd for c in report.cells):.4f}")
+    for failure in report.failures:
+        out(f"FAIL {failure}")
+    code = report.exit_code()
+    verdict = {0: "pass", 1: "regression or failed threshold", 3: "infrastructure errors or incomplete",
+               130: "interrupted (resume with --resume " + run["id"] + ")"}[code]
+    out(f"verdict: {verdict} (exit {code})")
+
+
+@app.command("run")
+def run(
+    suite: Annotated[Path, typer.Argument(help="A suite file (YAML), e.g. evals/support-reply.yaml.")],
+    jobs: Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, help="Concurrent calls (default: per model).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the models even for cached requests.")] = False,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Finish an interrupted run (its id).")] = None,
+    max_cost: Annotated[Optional[float], typer.Option("--max-cost", min=0, help="Refuse to start above this estimated cost (USD).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a suite: every prompt version x model version it names, scored; exit code says the verdict."""
+    from promptver.evals import report as reporting
+    from promptver.evals import run as runs
+    from promptver.evals.suites import load_suite
+
+    spec = load_suite(suite)
+    with registry() as reg:
+        progress, close = _progress(spec)
+        try:
+            outcome = runs.start(reg, spec, jobs=jobs, use_cache=not no_cache, resume=resume, max_cost=max_cost,
+                                 progress=progress)
+        finally:
+            close()
+        result = reporting.build_report(reg, outcome.run_id, min_pass_rate=spec.min_pass_rate)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        _matrix(result)
+        _summary(result)
+    raise typer.Exit(result.exit_code())
+
+
+def _progress(spec: Any) -> tuple[Any, Any]:
+    """A live progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    bar.start()
+    task = bar.add_task(f"eval {spec.name}", total=None)
+
+    def advance(outcome: Any) -> None:
+        bar.advance(task)
+
+    return advance, bar.stop
+
+
+@app.command("list")
+def list_(suite: Annotated[Optional[str], typer.Option("--suite", help="Only runs of this suite.")] = None,
+          as_json: JsonOpt = False) -> None:
+    """Eval runs, newest first."""
+    from promptver.storage.reader import EvalReader
+
+    with registry() as reg:
+        runs = EvalReader(reg.reader).runs(suite)
+    if as_json:
+        emit_json([{"run": r["id"], "suite": r["suite"], "state": r["state"], "calls": r["plan"].get("calls"),
+                    "created_at": r["created_at"].isoformat().replace("+00:00", "Z"), "actor": r["actor"]} for r in runs])
+        return
+    table(["run", "suite", "state", "calls", "started", "by"],
+          [[r["id"], r["suite"], r["state"] or "-", str(r["plan"].get("calls")), when(r["created_at"]), r["actor"]]
+           for r in runs])
+
+
+@app.command("show")
+def show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")], as_json: JsonOpt = False) -> None:
+    """The matrix of a stored run: prompt versions x model versions with pass rates."""
+    from promptver.errors import NotFound
+    from promptver.evals.report import build_report
+    from promptver.storage.reader import EvalReader
+
+    with registry() as reg:
+        found = EvalReader(reg.reader).run(run_id)
+        if found is None:
+            raise NotFound(f"no eval run {run_id!r} (see `promptver eval list`)")
+        result = build_report(reg, found["id"])
+    if as_json:
+        emit_json(result.to_json())
+        return
+    _matrix(result)
+    _summary(result)

@@ -1,0 +1,90 @@
+"""Where a run's results go: the registry database. Results, scores and cache rows are saved in
+batches, each batch one transaction, so a crash loses at most one batch (which resume redoes)."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+from promptver.storage.reader import EvalReader
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def environment() -> dict[str, Any]:
+    """What a run ran on: promptver, litellm and Python versions, platform, git commit if any."""
+    from promptver import __version__
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    env: dict[str, Any] = {"promptver": __version__, "litellm": version("litellm"), "openai": version("openai"),
+                           "python": platform.python_version(), "platform": platform.platform(),
+                           "executable": sys.executable}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if commit.returncode == 0:
+            env["git_commit"] = commit.stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=5)
+            env["git_dirty"] = bool(dirty.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return env
+
+
+class RunStore:
+    def __init__(self, reg: Any, run_id: str, scorers: list[Any]) -> None:
+        self.reg, self.run_id, self.scorers = reg, run_id, scorers
+        self.reader = EvalReader(reg.reader)
+
+    def cached_response(self, key: str) -> dict[str, Any] | None:
+        return self.reader.cached_response(key)
+
+    def cached_score(self, key: str) -> dict[str, Any] | None:
+        return self.reader.cached_score(key)
+
+    def pairing(self, pairing_id: str) -> Any:
+        return self.reg.pairing(pairing_id)
+
+    def event(self, state: str, **details: Any) -> None:
+        from promptver.storage import writes
+
+        self.reg.db.write(lambda conn: writes.insert_run_event(conn, run_id=self.run_id, state=state,
+                                                               details=details, created_at=now()))
+
+    def save(self, outcomes: list[Any]) -> None:
+        from promptver.storage import writes
+
+        def work(conn: Any) -> None:
+            responses, scores, cached_scores = [], [], []
+            for o in outcomes:
+                r, job = o.result, o.job
+                result_id = writes.insert_result(
+                    conn, run_id=self.run_id, pairing_id=job.cell.pairing_id, case_id=job.case.id, repeat=job.repeat,
+                    request_key=job.key, output=r.output, latency_ms=r.latency_ms, prompt_tokens=r.prompt_tokens,
+                    completion_tokens=r.completion_tokens, cost_usd=r.cost_usd, cached=o.cached, error=r.error,
+                    error_kind=r.error_kind, response_model=r.response_model,
+                    system_fingerprint=r.system_fingerprint, created_at=now())
+                if r.error is None and not o.cached:
+                    responses.append({"key": job.key, "response": asdict(r), "created_at": now()})
+                for scorer, (key, s) in zip(self.scorers, o.scores):
+                    scores.append({"run_id": self.run_id, "result_id": result_id, "scorer": s.name,
+                                   "scorer_version": scorer.version, "value": s.value, "passed": s.passed,
+                                   "detail": s.detail})
+                    cached_scores.append({"key": key, "value": s.value, "passed": s.passed, "detail": s.detail,
+                                          "created_at": now()})
+            writes.cache_responses(conn, responses)
+            writes.insert_scores(conn, scores)
+            writes.cache_scores(conn, cached_scores)
+
+        self.reg.db.write(work)

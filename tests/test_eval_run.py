@@ -1,0 +1,142 @@
+"""`promptver eval` end to end: the offline model, the local OpenAI-compatible server, the cache,
+errors, resume, exit codes."""
+
+import json
+import shutil
+
+import pytest
+from conftest import REPO
+from openai_stub import openai_stub_fixture  # noqa: F401  (the openai_stub fixture)
+
+
+@pytest.fixture
+def example(cli):
+    """The worked example in a project: synced, support-reply/1 + support-llm/1 released to production."""
+    cli("init", "--no-examples")
+    for folder in ("prompts", "models", "evals"):
+        shutil.copytree(REPO / folder, cli.project / folder)
+    assert cli("sync").code == 0
+    pairing = cli("pair", "support-reply/1", "support-llm/1").stdout.strip()
+    assert cli("label", "set", "support-reply", "production", pairing).code == 0
+    return cli
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch):
+    monkeypatch.setattr("promptver.evals.runner.BASE_DELAY", 0.01)
+
+
+def _suite(project, body, name="s.yaml"):
+    (project / "evals" / name).write_text(body)
+    return f"evals/{name}"
+
+
+def test_the_worked_example_passes_then_comes_from_the_cache(example):
+    first = example("eval", "evals/support-reply.yaml")
+    assert first.code == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0].split() == ["prompt", "\\", "model", "support-llm/1"]
+    assert lines[1].startswith("support-reply/1  100% (3/3) [")
+    assert lines[-1] == "verdict: pass (exit 0)"
+    second = json.loads(example("eval", "evals/support-reply.yaml", "--json").stdout)
+    assert second["cells"][0]["cached"] == 3 and second["exit_code"] == 0
+    assert second["environment"]["promptver"] and second["environment"]["python"]
+    fresh = json.loads(example("eval", "evals/support-reply.yaml", "--no-cache", "--json").stdout)
+    assert fresh["cells"][0]["cached"] == 0
+    runs = json.loads(example("eval", "list", "--json").stdout)
+    assert len(runs) == 3 and {r["state"] for r in runs} == {"completed"}
+    shown = example("eval", "show", runs[0]["run"][:8])
+    assert shown.code == 0 and "support-reply/1  100% (3/3)" in shown.stdout
+
+
+def test_every_prompt_version_times_every_model_version(example):
+    path = example.project / "prompts" / "support-reply.yaml"
+    path.write_text(path.read_text().replace("friendly support agent", "terse support agent"))
+    example("sync")
+    example("model", "add", "support-llm", "--model", "promptver/echo", "--param", "max_tokens=3")
+    suite = _suite(example.project, "dataset: support-reply.jsonl\nprompts: [support-reply@production, support-reply/2]\n"
+                                    "models: [support-llm/1, support-llm/2]\nscorers: [{type: contains}]\nmin_pass_rate: 0.9\n")
+    result = example("eval", suite, "--json")
+    report = json.loads(result.stdout)
+    assert {(c["prompt"], c["model"]) for c in report["cells"]} == {
+        (p, m) for p in ("support-reply/1", "support-reply/2") for m in ("support-llm/1", "support-llm/2")}
+    assert len(json.loads(example("pairings", "support-reply", "--json").stdout)) == 4
+    truncated = [c for c in report["cells"] if c["model"] == "support-llm/2"]
+    assert all(c["pass_rate"] < 0.9 for c in truncated)  # 3 words cannot contain the question's keyword
+    assert result.code == 1 and report["failures"]
+
+
+def test_a_case_missing_a_variable_is_refused_before_any_call(example):
+    (example.project / "evals" / "bad.jsonl").write_text('{"id": "no-question", "vars": {"company": "Acme"}}\n')
+    suite = _suite(example.project, "dataset: bad.jsonl\nprompts: [support-reply/1]\nmodels: [support-llm/1]\n"
+                                    "scorers: [{type: not-contains, value: sorry}]\n")
+    result = example("eval", suite)
+    assert result.code == 2
+    assert result.stderr == ("error: bad.jsonl: case 'no-question': missing variable(s) question for "
+                             "support-reply/1\n")
+    assert json.loads(example("eval", "list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize("body, message", [
+    ("dataset: support-reply.jsonl\nprompts: [nope/1]\nmodels: [support-llm/1]\nscorers: [{type: contains}]\n",
+     "error: no prompt named 'nope'"),
+    ("dataset: support-reply.jsonl\nprompts: [support-reply/1]\nmodels: [support-llm/1]\nscorers: [{type: wat}]\n",
+     "error: evals/s.yaml: scorers[0]"),
+])
+def test_bad_suites_exit_2(example, body, message):
+    result = example("eval", _suite(example.project, body))
+    assert result.code == 2 and result.stderr.startswith(message) and "Traceback" not in result.stderr
+
+
+def test_provider_errors_are_infrastructure_and_429s_are_retried(example, openai_stub):
+    example("model", "add", "remote-llm", "--model", "openai/gpt-4o-2024-08-06", "--param",
+            f"api_base={openai_stub.url}", "--param", "temperature=0")
+    openai_stub.plant("order", "Your order ships today.")
+    openai_stub.plant("refund", "Refunds take 5 days.")
+    openai_stub.plant("open", "We are open 9-5.")
+    openai_stub.fail(429, nth=1, retry_after=0.05)
+    suite = _suite(example.project, "dataset: support-reply.jsonl\nprompts: [support-reply/1]\n"
+                                    "models: [remote-llm/1]\nscorers: [{type: contains}]\n")
+    ok = json.loads(example("eval", suite, "--json").stdout)
+    assert ok["exit_code"] == 0 and ok["errors"] == 0 and len(openai_stub.requests) == 4  # one 429, retried
+    assert all("sk-" not in json.dumps(r.body) for r in openai_stub.requests)
+    openai_stub.reset()
+    openai_stub.fail(500)
+    broken = example("eval", suite, "--no-cache", "--json")
+    report = json.loads(broken.stdout)
+    assert broken.code == 3 and report["errors"] == 3 and report["cells"][0]["pass_rate"] is None
+
+
+def test_an_interrupted_run_resumes_without_redoing_finished_cases(example, monkeypatch):
+    from promptver.evals import runner
+
+    real = runner.Executor._one
+    calls = {"n": 0}
+
+    async def interrupt_after_two(self, job):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return await real(self, job)
+
+    monkeypatch.setattr(runner.Executor, "_one", interrupt_after_two)
+    monkeypatch.setattr(runner, "FLUSH_EVERY", 1)
+    stopped = example("eval", "evals/support-reply.yaml", "--no-cache", "--json")
+    report = json.loads(stopped.stdout)
+    assert stopped.code == 130 and report["state"] == "interrupted" and report["results"] < 3
+    monkeypatch.setattr(runner.Executor, "_one", real)
+    resumed = json.loads(example("eval", "evals/support-reply.yaml", "--resume", report["run"], "--json").stdout)
+    assert (resumed["run"], resumed["results"], resumed["state"], resumed["exit_code"]) == \
+        (report["run"], 3, "completed", 0)
+    suite = example.project / "evals" / "support-reply.yaml"
+    suite.write_text(suite.read_text().replace("repeats: 1", "repeats: 2"))
+    refused = example("eval", "evals/support-reply.yaml", "--resume", report["run"])
+    assert refused.code == 2 and "cannot be resumed: its repeats, suite changed" in refused.stderr
+
+
+def test_max_cost_refuses_to_start(example, openai_stub):
+    example("model", "add", "priced", "--model", "openai/gpt-4o-2024-08-06", "--param", f"api_base={openai_stub.url}")
+    suite = _suite(example.project, "dataset: support-reply.jsonl\nprompts: [support-reply/1]\nmodels: [priced/1]\n"
+                                    "scorers: [{type: contains}]\n")
+    result = example("eval", suite, "--max-cost", "0.000001")
+    assert result.code == 2 and "over --max-cost" in result.stderr and openai_stub.requests == []

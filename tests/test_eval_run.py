@@ -140,3 +140,25 @@ def test_max_cost_refuses_to_start(example, openai_stub):
                                     "scorers: [{type: contains}]\n")
     result = example("eval", suite, "--max-cost", "0.000001")
     assert result.code == 2 and "over --max-cost" in result.stderr and openai_stub.requests == []
+
+
+def test_baseline_lists_flipped_cases_and_gates(example):
+    """A new prompt version that loses the question: against the released run every case flips."""
+    first = json.loads(example("eval", "evals/support-reply.yaml", "--json").stdout)
+    path = example.project / "prompts" / "support-reply.yaml"
+    path.write_text(path.read_text().replace('content: "{{ question }}"', 'content: "Please help."'))
+    example("sync")
+    suite = _suite(example.project, "dataset: support-reply.jsonl\nprompts: [support-reply/2]\n"
+                                    "models: [support-llm/1]\nscorers: [{type: contains}]\n")
+    result = example("eval", suite, "--baseline", first["run"], "--strict", "--json")
+    report = json.loads(result.stdout)
+    cell = report["comparison"]["cells"][0]
+    assert result.code == 1 and cell["regression"] and sorted(cell["regressed"]) == ["opening-hours", "order-status", "refund"]
+    assert cell["before"] == 1.0 and cell["after"] == 0.0
+    lenient = example("eval", suite, "--baseline", first["run"], "--json")
+    assert json.loads(lenient.stdout)["comparison"]["cells"][0]["significant"] is False  # 3 cases: within noise
+    by_label = json.loads(example("eval", suite, "--baseline", "production", "--strict", "--json").stdout)
+    assert by_label["comparison"]["baseline"] == first["run"]
+    runs = json.loads(example("eval", "list", "--json").stdout)
+    compared = example("eval", "compare", first["run"], runs[0]["run"], "--strict")
+    assert compared.code == 1 and "order-status: pass -> fail" in compared.stdout

@@ -70,6 +70,10 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the models even for cached requests.")] = False,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Finish an interrupted run (its id).")] = None,
     max_cost: Annotated[Optional[float], typer.Option("--max-cost", min=0, help="Refuse to start above this estimated cost (USD).")] = None,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Compare with a run id, or a label (its latest run).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="With --baseline: any case flipping to fail is a regression.")] = False,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Write a Markdown report here (a CI comment).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a suite: every prompt version x model version it names, scored; exit code says the verdict."""
@@ -86,12 +90,51 @@ def run(
         finally:
             close()
         result = reporting.build_report(reg, outcome.run_id, min_pass_rate=spec.min_pass_rate)
+        comparison = None
+        if baseline:
+            from promptver.evals.compare import compare, resolve_baseline
+
+            base_id, released = resolve_baseline(reg, spec.name, baseline, exclude=outcome.run_id)
+            comparison = compare(reg, base_id, outcome.run_id, released=released, strict=strict)
+            result.failures += [f"{c['prompt']} x {c['model']}: regressed against {comparison['baseline']}: "
+                                f"{c['summary']}" for c in comparison["cells"] if c["regression"]]
+        _write_outputs(reg, result, comparison, junit, markdown)
     if as_json:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), "comparison": comparison})
     else:
         _matrix(result)
+        if comparison:
+            _comparison(comparison)
         _summary(result)
     raise typer.Exit(result.exit_code())
+
+
+def _write_outputs(reg: Any, result: Any, comparison: Any, junit: Path | None, markdown: Path | None) -> None:
+    from promptver.errors import InvalidFile
+
+    try:
+        if junit:
+            from promptver.evals.outputs import case_rows, junit_xml
+
+            junit.write_text(junit_xml(result, case_rows(reg, result.run["id"])), encoding="utf-8")
+        if markdown:
+            from promptver.evals.outputs import markdown as render_markdown
+
+            markdown.write_text(render_markdown(result, comparison), encoding="utf-8")
+    except OSError as exc:
+        raise InvalidFile(f"cannot write the report: {exc.strerror or exc}") from None
+
+
+def _comparison(comparison: dict[str, Any]) -> None:
+    out("")
+    out(f"against {comparison['baseline']}:")
+    for c in comparison["cells"]:
+        mark = "REGRESSION " if c["regression"] else ""
+        out(f"  {mark}{c['prompt']} x {c['model']}: {c['summary']}")
+        for case in c["regressed"][:20]:
+            out(f"    - {case}: pass -> fail")
+        for case in c["fixed"][:20]:
+            out(f"    + {case}: fail -> pass")
 
 
 def _progress(spec: Any) -> tuple[Any, Any]:
@@ -146,3 +189,27 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix)
         return
     _matrix(result)
     _summary(result)
+
+
+@app.command("compare")
+def compare_cmd(baseline: Annotated[str, typer.Argument(help="The earlier run (id or prefix).")],
+                run_id: Annotated[str, typer.Argument(help="The later run (id or prefix).")],
+                strict: Annotated[bool, typer.Option("--strict", help="Any case flipping to fail is a regression.")] = False,
+                as_json: JsonOpt = False) -> None:
+    """Compare two runs cell by cell: flipped cases, McNemar significance; exit 1 on a regression."""
+    from promptver.errors import NotFound
+    from promptver.evals.compare import compare
+    from promptver.storage.reader import EvalReader
+
+    with registry() as reg:
+        reader = EvalReader(reg.reader)
+        found = [reader.run(r) for r in (baseline, run_id)]
+        for ref, run in zip((baseline, run_id), found):
+            if run is None:
+                raise NotFound(f"no eval run {ref!r} (see `promptver eval list`)")
+        comparison = compare(reg, found[0]["id"], found[1]["id"], strict=strict)  # type: ignore[index]
+    if as_json:
+        emit_json(comparison)
+    else:
+        _comparison(comparison)
+    raise typer.Exit(1 if comparison["regression"] else 0)

@@ -20,6 +20,9 @@ The openai and litellm paths give identical records for the same answer (the lat
 ``output`` is the message content, or the JSON of its tool calls; tokens come from ``usage``; the
 cost is litellm's (on the fast path computed from litellm's own bundled price table by
 providers/prices.py, because importing litellm takes seconds); both are rounded to 1e-12 USD.
+Known differences, both at the edges: an answer without ``usage`` gives None tokens and cost on the
+fast path, 0 through litellm; a 200 whose body is not a chat completion is ``unavailable`` on both,
+but litellm words it as an HTTP 500.
 Importing this module imports neither openai nor litellm: a fully cached run loads neither.
 
 API keys come from the environment (``OPENAI_API_KEY``, ...); ``params`` holding a credential are

@@ -1,0 +1,91 @@
+"""Comparing two runs cell by cell: which cases flipped, and is the change significant?
+
+Cells are matched by pairing. A pairing of the new run that the baseline does not have is compared
+with the baseline's *released* cell when the baseline was chosen by label (``--baseline production``:
+"how does each candidate do against what is live"), else with the baseline's only cell on the same
+model version. Cases are paired by (case id, repeat); calls
+that errored in either run are left out (infrastructure is never a regression). A cell regresses
+when its pass rate drops significantly (McNemar, alpha 0.05), or, with ``strict``, when any case
+flips from pass to fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promptver.errors import NotFound
+from promptver.evals.report import RunReport, build_report
+from promptver.evals.stats import compare_pass
+from promptver.storage.reader import EvalReader
+
+
+def resolve_baseline(reg: Any, suite: str, baseline: str, exclude: str | None = None) -> tuple[str, str | None]:
+    """A run id, given a run id (prefix) or a label: the latest completed run (of this suite if there
+    is one, else of any) that evaluated the pairing the label points at now. Returns (run id, that
+    pairing or None)."""
+    reader = EvalReader(reg.reader)
+    found = reader.run(baseline)
+    if found is not None:
+        return found["id"], None
+    # runs of this suite first, then of any suite: the latest that evaluated the released pairing
+    ours = [r for r in reader.runs(suite, limit=200) if r["state"] == "completed" and r["id"] != exclude]
+    others = [r for r in reader.runs(None, limit=200)
+              if r["state"] == "completed" and r["id"] != exclude and r["suite"] != suite]
+    runs = ours + others
+    prompts = {reg.pairing(pid).prompt.name for r in runs for pid in r["plan"]["fingerprint"]["pairings"]}
+    for prompt in sorted(prompts):
+        event = reg.reader.label_event(prompt, baseline)
+        if event is None or event.pairing_id is None:
+            continue
+        for run in runs:
+            if event.pairing_id in run["plan"]["fingerprint"]["pairings"]:
+                return run["id"], event.pairing_id
+    raise NotFound(f"no baseline {baseline!r}: not a run id, nor a label with a completed run of suite {suite!r}")
+
+
+def compare(reg: Any, baseline_id: str, run_id: str, *, released: str | None = None,
+            strict: bool = False) -> dict[str, Any]:
+    before, after = build_report(reg, baseline_id), build_report(reg, run_id)
+    return compare_reports(before, after, released=released, strict=strict)
+
+
+def compare_reports(before: RunReport, after: RunReport, *, released: str | None = None,
+                    strict: bool = False) -> dict[str, Any]:
+    base_cells = {c.pairing_id: c for c in before.cells}
+    cells = []
+    for cell in after.cells:
+        base = _counterpart(cell, base_cells, released)
+        if base is None:
+            continue
+        keys = sorted(set(base.case_passed) & set(cell.case_passed))
+        pairs = [(base.case_passed[k], cell.case_passed[k]) for k in keys]
+        regressed = [_case(k) for k in keys if base.case_passed[k] and not cell.case_passed[k]]
+        fixed = [_case(k) for k in keys if not base.case_passed[k] and cell.case_passed[k]]
+        result = compare_pass(pairs) if pairs else None
+        worse = bool(result and result.direction == "worse") or (strict and bool(regressed))
+        cells.append({
+            "pairing": cell.pairing_id, "prompt": cell.prompt, "model": cell.model,
+            "baseline_pairing": base.pairing_id, "before": base.pass_rate, "after": cell.pass_rate,
+            "summary": result.summary() if result else "no cases in common",
+            "p_value": result.p_value if result else None, "significant": bool(result and result.significant),
+            "direction": result.direction if result else "same", "regressed": regressed, "fixed": fixed,
+            "regression": worse,
+        })
+    return {"baseline": before.run["id"], "run": after.run["id"], "strict": strict, "cells": cells,
+            "regression": any(c["regression"] for c in cells)}
+
+
+def _counterpart(cell: Any, base_cells: dict[str, Any], released: str | None) -> Any:
+    """The same pairing; else the released one (a label baseline); else the only baseline cell with
+    the same model version (a new prompt version on that model); else None."""
+    if cell.pairing_id in base_cells:
+        return base_cells[cell.pairing_id]
+    if released and released in base_cells:
+        return base_cells[released]
+    same_model = [c for c in base_cells.values() if c.model == cell.model]
+    return same_model[0] if len(same_model) == 1 else None
+
+
+def _case(key: tuple[str, int]) -> str:
+    case_id, repeat = key
+    return case_id if repeat == 0 else f"{case_id}#{repeat}"

@@ -162,3 +162,16 @@ def test_baseline_lists_flipped_cases_and_gates(example):
     runs = json.loads(example("eval", "list", "--json").stdout)
     compared = example("eval", "compare", first["run"], runs[0]["run"], "--strict")
     assert compared.code == 1 and "order-status: pass -> fail" in compared.stdout
+
+
+def test_eval_works_on_the_database_not_through_a_server(example, monkeypatch):
+    monkeypatch.setenv("PROMPTVER_URL", "http://127.0.0.1:1")
+    result = example("eval", "evals/support-reply.yaml")
+    assert result.code == 2 and result.stderr.startswith("error: `promptver eval` works on the registry database")
+
+
+def test_history_shows_a_trend(example):
+    for _ in range(2):
+        example("eval", "evals/support-reply.yaml")
+    lines = example("eval", "history", "support-reply").stdout.splitlines()
+    assert lines == ["support-reply/1 x support-llm/1  ██  100% (latest)  runs: 2"]

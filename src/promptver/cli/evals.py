@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from promptver.cli.common import registry
+from promptver.cli.common import local_only, registry
 from promptver.cli.output import emit_json, out, table, when
 
 
@@ -81,6 +81,7 @@ def run(
     from promptver.evals import run as runs
     from promptver.evals.suites import load_suite
 
+    local_only("eval")
     spec = load_suite(suite)
     with registry() as reg:
         progress, close = _progress(spec)
@@ -159,6 +160,7 @@ def _progress(spec: Any) -> tuple[Any, Any]:
 def list_(suite: Annotated[Optional[str], typer.Option("--suite", help="Only runs of this suite.")] = None,
           as_json: JsonOpt = False) -> None:
     """Eval runs, newest first."""
+    local_only("eval list")
     from promptver.storage.reader import EvalReader
 
     with registry() as reg:
@@ -175,6 +177,7 @@ def list_(suite: Annotated[Optional[str], typer.Option("--suite", help="Only run
 @app.command("show")
 def show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")], as_json: JsonOpt = False) -> None:
     """The matrix of a stored run: prompt versions x model versions with pass rates."""
+    local_only("eval show")
     from promptver.errors import NotFound
     from promptver.evals.report import build_report
     from promptver.storage.reader import EvalReader
@@ -197,6 +200,7 @@ def compare_cmd(baseline: Annotated[str, typer.Argument(help="The earlier run (i
                 strict: Annotated[bool, typer.Option("--strict", help="Any case flipping to fail is a regression.")] = False,
                 as_json: JsonOpt = False) -> None:
     """Compare two runs cell by cell: flipped cases, McNemar significance; exit 1 on a regression."""
+    local_only("eval compare")
     from promptver.errors import NotFound
     from promptver.evals.compare import compare
     from promptver.storage.reader import EvalReader
@@ -213,3 +217,22 @@ def compare_cmd(baseline: Annotated[str, typer.Argument(help="The earlier run (i
     else:
         _comparison(comparison)
     raise typer.Exit(1 if comparison["regression"] else 0)
+
+
+@app.command("history")
+def history_cmd(suite: Annotated[str, typer.Argument(help="Suite name (its file name without .yaml).")],
+                limit: Annotated[int, typer.Option("--limit", min=1, help="How many of the latest runs.")] = 30,
+                as_json: JsonOpt = False) -> None:
+    """Each pairing's pass rate over the suite's runs, with a sparkline: long-term monitoring."""
+    from promptver.evals.history import history, render_history
+
+    local_only("eval history")
+    with registry() as reg:
+        rows = history(reg, suite, limit)
+    if as_json:
+        emit_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        out(f"no runs of suite {suite!r} yet")
+    for line in render_history(rows):
+        out(line)

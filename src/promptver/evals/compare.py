@@ -59,8 +59,9 @@ def compare_reports(before: RunReport, after: RunReport, *, released: str | None
             continue
         keys = sorted(set(base.case_passed) & set(cell.case_passed))
         pairs = [(base.case_passed[k], cell.case_passed[k]) for k in keys]
-        regressed = [_case(k) for k in keys if base.case_passed[k] and not cell.case_passed[k]]
-        fixed = [_case(k) for k in keys if not base.case_passed[k] and cell.case_passed[k]]
+        repeats = max((k[1] for k in keys), default=0) > 0
+        regressed = [_case(k, repeats) for k in keys if base.case_passed[k] and not cell.case_passed[k]]
+        fixed = [_case(k, repeats) for k in keys if not base.case_passed[k] and cell.case_passed[k]]
         result = compare_pass(pairs) if pairs else None
         worse = bool(result and result.direction == "worse") or (strict and bool(regressed))
         cells.append({
@@ -86,6 +87,7 @@ def _counterpart(cell: Any, base_cells: dict[str, Any], released: str | None) ->
     return same_model[0] if len(same_model) == 1 else None
 
 
-def _case(key: tuple[str, int]) -> str:
+def _case(key: tuple[str, int], repeats: bool) -> str:
+    """A case's name: its id, with ``#repeat`` when the suite repeats cases (as in JUnit reports)."""
     case_id, repeat = key
-    return case_id if repeat == 0 else f"{case_id}#{repeat}"
+    return f"{case_id}#{repeat}" if repeats else case_id

@@ -99,7 +99,8 @@ def build_report(reg: Any, run_id: str, *, min_pass_rate: float | None = None) -
         cell = cells[r["pairing_id"]]
         cell.total += 1
         cell.cached += bool(r["cached"])
-        cell.cost_usd += r["cost_usd"] or 0.0
+        if not r["cached"]:  # money actually spent by this run
+            cell.cost_usd += r["cost_usd"] or 0.0
         if r["latency_ms"] is not None:
             cell.latency_ms.append(r["latency_ms"])
         if r["error"]:

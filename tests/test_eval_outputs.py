@@ -73,7 +73,7 @@ def test_failures_repeats_and_two_cells(example, reg):
                                     "scorers: [{type: contains, value: \"zzz\", name: \"has <zzz> & co\"}]\n"
                                     "repeats: 2\n")
     code, out = _run(example, suite)
-    assert code == 0  # failed scores are not a regression without a threshold or a baseline
+    assert code == 1  # failed scores fail the run: min_pass_rate defaults to 1.0
     report = build_report(reg, out["run"])
     root = ET.fromstring(junit_xml(report, case_rows(reg, out["run"])))
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("12", "12", "0")
@@ -85,7 +85,7 @@ def test_failures_repeats_and_two_cells(example, reg):
     assert failure.get("message") == "has <zzz> & co" and failure.text.startswith("has <zzz> & co: ")
     assert suites[0].find("testcase/system-out").text
     md = markdown(report)
-    assert md.startswith(f"## promptver eval s: pass\n\nRun `{out['run']}` (completed): 12/12 results")
+    assert md.startswith(f"## promptver eval s: regression\n\nRun `{out['run']}` (completed): 12/12 results")
     assert "| prompt \\\\ model | support-llm/1 | support-llm/2 |\n|---|---|---|\n" in md
     assert "| support-reply/1 | 0% (0/6) | 0% (0/6) |" in md
 
@@ -100,7 +100,7 @@ def test_errors_are_infrastructure_and_markdown_compares(example, reg, openai_st
                                     "models: [remote-llm/1]\nscorers: [{type: contains}]\nmin_pass_rate: 0.5\n")
     code, out = _run(example, suite)
     assert code == 3 and out["errors"] == 1
-    report = build_report(reg, out["run"], min_pass_rate=0.5)
+    report = build_report(reg, out["run"])
     rows = case_rows(reg, out["run"])
     assert [r.passed for r in rows] == [True, None, True] and rows[1].error
     text = junit_xml(report, rows)
@@ -187,7 +187,7 @@ def test_history_over_several_runs(example, reg):
         assert _run(example, "evals/support-reply.yaml")[0] == 0
     path = example.project / "evals" / "support-reply.yaml"
     path.write_text(path.read_text().replace("type: contains", "type: contains\n    value: order"))
-    assert _run(example, "evals/support-reply.yaml")[0] == 0
+    assert _run(example, "evals/support-reply.yaml")[0] == 1  # 1 of 3 cases passes: below the default threshold
     example("sync")
     other = _suite(example.project, "dataset: support-reply.jsonl\nprompts: [support-reply/1]\n"
                                     "models: [support-llm/1]\nscorers: [{type: contains}]\n", name="other.yaml")
@@ -225,7 +225,7 @@ def test_markdown_of_a_real_comparison(example, reg):
     assert md.startswith("## promptver eval s: regression\n")  # strict: any flip regresses
     assert "| support-reply/2 | support-llm/1 | 100% (pairing `" in md and "| 0% |" in md
     assert "**support-reply/2 x support-llm/1**: 3 regressed, 0 fixed" in md
-    assert [line for line in md.splitlines() if line.startswith("- ")] == [
+    assert [line for line in md.splitlines() if line.startswith("- `")] == [
         "- `opening-hours`: pass → fail", "- `order-status`: pass → fail", "- `refund`: pass → fail"]
 
 

@@ -92,7 +92,7 @@ def test_provider_errors_are_infrastructure_and_429s_are_retried(example, openai
     example("model", "add", "remote-llm", "--model", "openai/gpt-4o-2024-08-06", "--param",
             f"api_base={openai_stub.url}", "--param", "temperature=0")
     openai_stub.plant("order", "Your order ships today.")
-    openai_stub.plant("refund", "Refunds take 5 days.")
+    openai_stub.plant("refund", "A refund takes 5 days.")
     openai_stub.plant("open", "We are open 9-5.")
     openai_stub.fail(429, nth=1, retry_after=0.05)
     suite = _suite(example.project, "dataset: support-reply.jsonl\nprompts: [support-reply/1]\n"
@@ -175,3 +175,28 @@ def test_history_shows_a_trend(example):
         example("eval", "evals/support-reply.yaml")
     lines = example("eval", "history", "support-reply").stdout.splitlines()
     assert lines == ["support-reply/1 x support-llm/1  ██  100% (latest)  runs: 2"]
+
+
+def test_a_release_gate_needs_a_passing_run_of_the_suite(example):
+    """production requires the suite: a pairing never evaluated, or failing, cannot be released."""
+    assert example("label", "protect", "support-reply", "production", "--require-suite", "support-reply").code == 0
+    path = example.project / "prompts" / "support-reply.yaml"
+    path.write_text(path.read_text().replace('content: "{{ question }}"', 'content: "Please help."'))
+    example("sync")
+    candidate = example("pair", "support-reply/2", "support-llm/1").stdout.strip()
+    refused = example("label", "set", "support-reply", "production", candidate)
+    assert refused.code == 1
+    assert refused.stderr.startswith("error: label 'production' requires a passing run of eval suite 'support-reply' "
+                                     f"for pairing {candidate}: no completed run")
+    suite = example.project / "evals" / "support-reply.yaml"
+    suite.write_text(suite.read_text().replace("prompts: [support-reply@production]", "prompts: [support-reply/2]"))
+    assert example("eval", "evals/support-reply.yaml").code == 1  # every case fails: the question is gone
+    failing = example("label", "set", "support-reply", "production", candidate)
+    assert failing.code == 1 and "passed 0% (needs 100%)" in failing.stderr
+    assert json.loads(example("audit", "--action", "denied", "--json").stdout)[0]["target"] == "support-reply@production"
+    path.write_text(path.read_text().replace('content: "Please help."', 'content: "{{ question }} Please help."'))
+    example("sync")
+    good = example("pair", "support-reply/3", "support-llm/1").stdout.strip()
+    suite.write_text(suite.read_text().replace("prompts: [support-reply/2]", "prompts: [support-reply/3]"))
+    assert example("eval", "evals/support-reply.yaml").code == 0
+    assert example("label", "set", "support-reply", "production", good).code == 0

@@ -21,6 +21,7 @@ into this tree in one place each, with ``raise ... from exc``.
     │       └── RenderLimitExceeded     render time or output size over the bound
     ├── Unauthorized                    no, an invalid or a revoked token (HTTP 401)
     ├── Forbidden                       the role does not allow this (HTTP 403; audited)
+    ├── ReleaseGateFailed               the label needs a passing eval run of a suite first (HTTP 409)
     ├── LabelConflict                   someone else moved the label while you were moving it
     ├── RegistryUnavailable             the database cannot be opened or reached
     ├── RegistryBusy                    the database stayed locked through every retry
@@ -115,6 +116,10 @@ class Unauthorized(PromptverError):
 
 class Forbidden(PromptverError):
     """Your role does not allow this."""
+
+
+class ReleaseGateFailed(PromptverError):
+    """The label requires a passing eval run of a suite for this pairing first."""
 
 
 class LabelConflict(PromptverError):

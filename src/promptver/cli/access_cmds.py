@@ -98,9 +98,12 @@ def register_protect(labels_app: typer.Typer) -> None:
         label: Annotated[str, typer.Argument(help="Label, e.g. production.")],
         off: Annotated[bool, typer.Option("--off", help="Unprotect instead.")] = False,
         distinct_author: Annotated[bool, typer.Option("--distinct-author", help="The releaser may not be the author of the prompt version.")] = False,
+        require_suite: Annotated[Optional[str], typer.Option("--require-suite", help="Moving it needs a passing run of this eval suite for the pairing.")] = None,
     ) -> None:
         """Protect a label: only releasers may move it (production is protected by default)."""
         with registry() as reg:
-            reg.set_label_policy(prompt, label, protected=not off, distinct_author=distinct_author)
+            reg.set_label_policy(prompt, label, protected=not off, distinct_author=distinct_author,
+                                 require_suite=require_suite)
         state = "unprotected" if off else "protected" + (" (releaser must not be the author)" if distinct_author else "")
-        out(f"{prompt}@{label} is {state}")
+        gate = f"; moving it needs a passing run of eval suite {require_suite!r}" if require_suite else ""
+        out(f"{prompt}@{label} is {state}{gate}")

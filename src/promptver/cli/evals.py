@@ -90,7 +90,7 @@ def run(
                                  progress=progress)
         finally:
             close()
-        result = reporting.build_report(reg, outcome.run_id, min_pass_rate=spec.min_pass_rate)
+        result = reporting.build_report(reg, outcome.run_id)
         comparison = None
         if baseline:
             from promptver.evals.compare import compare, resolve_baseline

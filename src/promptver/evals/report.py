@@ -84,10 +84,14 @@ class RunReport:
                 "exit_code": self.exit_code()}
 
 
-def build_report(reg: Any, run_id: str, *, min_pass_rate: float | None = None) -> RunReport:
+def build_report(reg: Any, run_id: str) -> RunReport:
+    """The run's cells; a cell below the suite's ``min_pass_rate`` (default 1.0: every scored case
+    must pass, as in a test suite) is a failure."""
     reader = EvalReader(reg.reader)
     run = reader.run(run_id)
     assert run is not None
+    min_pass_rate = run["plan"].get("min_pass_rate")
+    min_pass_rate = 1.0 if min_pass_rate is None else float(min_pass_rate)
     passed_by_result: dict[int, bool] = defaultdict(lambda: True)
     for s in reader.scores(run["id"]):
         passed_by_result[s["result_id"]] &= bool(s["passed"])
@@ -110,9 +114,8 @@ def build_report(reg: Any, run_id: str, *, min_pass_rate: float | None = None) -
         cell.passed += ok
         cell.case_passed[(r["case_id"], r["repeat"])] = ok
     report = RunReport(run, list(cells.values()), int(run["plan"].get("calls") or 0))
-    if min_pass_rate is not None:
-        for cell in report.cells:
-            if cell.pass_rate is not None and cell.pass_rate < min_pass_rate:
-                report.failures.append(f"{cell.prompt} x {cell.model}: pass rate {cell.pass_rate:.0%} is below "
-                                       f"min_pass_rate {min_pass_rate:.0%}")
+    for cell in report.cells:
+        if cell.pass_rate is not None and cell.pass_rate < min_pass_rate:
+            report.failures.append(f"{cell.prompt} x {cell.model}: pass rate {cell.pass_rate:.0%} is below "
+                                   f"min_pass_rate {min_pass_rate:.0%}")
     return report

@@ -65,7 +65,7 @@ def start(reg: Any, suite: Suite, *, jobs: int | None = None, use_cache: bool = 
         reg.db.write(lambda conn: writes.insert_run(
             conn, id=run_id, suite=suite.name, suite_hash=suite.hash, dataset_version_id=plan.dataset.id,
             plan={"fingerprint": plan.fingerprint, "path": str(suite.path), "calls": plan.calls,
-                  "estimated_cost_usd": estimate},
+                  "estimated_cost_usd": estimate, "min_pass_rate": suite.min_pass_rate},
             environment=environment(), actor=reg.actor, created_at=now()))
     store.event("running" if not resume else "resumed", todo=len(todo))
     executor = Executor(plan, store, jobs=jobs or suite.concurrency or default_jobs(plan), use_cache=use_cache,

@@ -16,6 +16,7 @@ STATUS: list[tuple[type[errors.PromptverError], int]] = [  # first match wins
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.LabelConflict, 409),
+    (errors.ReleaseGateFailed, 409),
     (errors.UsageError, 422),
     (errors.RegistryUnavailable, 503),
     (errors.RegistryBusy, 503),

@@ -63,8 +63,9 @@ def revoke_token(request: Request, token_id: int, body: schemas.RevokeIn,
 def label_policy(request: Request, prompt: str, label: str, body: schemas.PolicyIn,
                  principal: Principal = Depends(allow("admin"))) -> dict[str, Any]:
     access.set_label_policy(registry(request, principal), prompt, label, protected=body.protected,
-                            distinct_author=body.distinct_author)
-    return {"prompt": prompt, "label": label, "protected": body.protected, "distinct_author": body.distinct_author}
+                            distinct_author=body.distinct_author, require_suite=body.require_suite)
+    return {"prompt": prompt, "label": label, "protected": body.protected, "distinct_author": body.distinct_author,
+            "require_suite": body.require_suite}
 
 
 @router.get("/audit")

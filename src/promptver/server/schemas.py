@@ -88,3 +88,4 @@ class RevokeIn(Strict):
 class PolicyIn(Strict):
     protected: bool
     distinct_author: bool = False
+    require_suite: str | None = None

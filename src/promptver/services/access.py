@@ -104,19 +104,19 @@ def require(reg: Any, action: str, target: str = "") -> None:
                                         + f": it needs role {ACTIONS[action]} or higher")
 
 
-def label_policy(reader: Any, prompt: str, label: str) -> tuple[bool, bool]:
-    """(protected, distinct_author) for a label of a prompt."""
+def label_policy(reader: Any, prompt: str, label: str) -> tuple[bool, bool, str | None]:
+    """(protected, distinct_author, required suite) for a label of a prompt."""
     row = AccessReader(reader).label_policy(prompt, label)
     if row is None:
-        return label in DEFAULT_PROTECTED, False
-    return bool(row["protected"]), bool(row["distinct_author"])
+        return label in DEFAULT_PROTECTED, False, None
+    return bool(row["protected"]), bool(row["distinct_author"]), row.get("require_suite")
 
 
 def authorize_label_move(reg: Any, prompt: str, label: str, target: Any) -> None:
     """Editors move labels; protected ones need a releaser (and, if so set, not the version's author)."""
     where = f"{prompt}@{label}"
     require(reg, "release", where)
-    protected, distinct = label_policy(reg.reader, prompt, label)
+    protected, distinct, suite = label_policy(reg.reader, prompt, label)
     principal = reg.principal
     if protected and RANK[principal.role] < RANK["releaser"]:
         raise deny(reg, "release", where, f"label {label!r} is protected: only releasers may move it "
@@ -124,6 +124,15 @@ def authorize_label_move(reg: Any, prompt: str, label: str, target: Any) -> None
     if protected and distinct and target is not None and target.prompt.author == principal.name:
         raise deny(reg, "release", where, f"label {label!r} requires a second person: {principal.name} authored "
                                           f"{target.prompt.ref} and may not release it")
+    if suite and target is not None:
+        from promptver.errors import ReleaseGateFailed
+        from promptver.storage.reader import EvalReader
+
+        run_id, why = EvalReader(reg.reader).passing_run(suite, target.id)
+        if run_id is None:
+            denied = deny(reg, "release", where, f"label {label!r} requires a passing run of eval suite {suite!r} "
+                                                 f"for pairing {target.id}: {why}")
+            raise ReleaseGateFailed(denied.message)
 
 
 # -- administration ------------------------------------------------------------------------------
@@ -232,7 +241,8 @@ def revoke_token(reg: Any, token_id: int, reason: str = "") -> dict[str, Any]:
     return token_json(next(t for t in AccessReader(reg.reader).tokens() if t["id"] == token_id))
 
 
-def set_label_policy(reg: Any, prompt: str, label: str, *, protected: bool, distinct_author: bool = False) -> None:
+def set_label_policy(reg: Any, prompt: str, label: str, *, protected: bool, distinct_author: bool = False,
+                     require_suite: str | None = None) -> None:
     from promptver.services.registry import audit
     from promptver.storage import writes
 
@@ -243,9 +253,10 @@ def set_label_policy(reg: Any, prompt: str, label: str, *, protected: bool, dist
 
     def work(conn: Any) -> None:
         writes.insert_label_policy(conn, prompt=prompt, label=label, protected=protected,
-                                   distinct_author=distinct_author, actor=reg.actor, created_at=_now())
+                                   distinct_author=distinct_author, require_suite=require_suite, actor=reg.actor,
+                                   created_at=_now())
         audit(conn, reg.actor, "label.policy", f"{prompt}@{label}", protected=protected,
-              distinct_author=distinct_author)
+              distinct_author=distinct_author, require_suite=require_suite)
 
     reg.db.write(work)
 

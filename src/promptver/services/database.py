@@ -24,8 +24,8 @@ from promptver.storage.location import database_url, sqlite_path
 from promptver.storage.reader import Reader, connect
 
 T = TypeVar("T")
-HEAD = "0004"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
+HEAD = "0005"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 APPEND_ONLY_TABLES = (
     "prompts", "prompt_versions", "models", "model_versions", "pairings",
     "label_events", "annotations", "audit_events",

@@ -168,8 +168,10 @@ class Registry:
     def revoke_token(self, token_id: int, reason: str = "") -> dict[str, Any]:
         return access.revoke_token(self, token_id, reason)
 
-    def set_label_policy(self, prompt: str, label: str, *, protected: bool, distinct_author: bool = False) -> None:
-        access.set_label_policy(self, prompt, label, protected=protected, distinct_author=distinct_author)
+    def set_label_policy(self, prompt: str, label: str, *, protected: bool, distinct_author: bool = False,
+                         require_suite: str | None = None) -> None:
+        access.set_label_policy(self, prompt, label, protected=protected, distinct_author=distinct_author,
+                                require_suite=require_suite)
 
     # -- releases -------------------------------------------------------------------------------
     def move_label(self, prompt: str, label: str, pairing: str | None, *, reason: str = "",

@@ -233,7 +233,8 @@ class RemoteRegistry:
     def revoke_token(self, token_id: int, reason: str = "") -> dict[str, Any]:
         return dict(self._call("POST", f"/v1/tokens/{token_id}/revoke", json={"reason": reason}))
 
-    def set_label_policy(self, prompt: str, label: str, *, protected: bool, distinct_author: bool = False) -> None:
+    def set_label_policy(self, prompt: str, label: str, *, protected: bool, distinct_author: bool = False,
+                         require_suite: str | None = None) -> None:
         self._call("PUT", f"/v1/label-policies/{quote(prompt, safe='*')}/{quote(label)}",
-                   json={"protected": protected, "distinct_author": distinct_author})
+                   json={"protected": protected, "distinct_author": distinct_author, "require_suite": require_suite})
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-HEAD = "0004"
+HEAD = "0005"
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 

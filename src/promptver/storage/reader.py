@@ -331,6 +331,33 @@ class EvalReader:
                                              suite=suite, limit=limit)]
         return [self.run(i) for i in ids]  # type: ignore[misc]
 
+    def passing_run(self, suite: str, pairing_id: str) -> tuple[str | None, str]:
+        """(the id of the latest complete run of ``suite`` in which ``pairing_id`` passed, or None;
+        why the latest run that evaluated it does not count)."""
+        why = f"no completed run of suite {suite!r} has evaluated pairing {pairing_id}"
+        for run in self.runs(suite, limit=100):
+            pairings = run["plan"].get("fingerprint", {}).get("pairings", [])
+            if run["state"] != "completed" or pairing_id not in pairings:
+                continue
+            rows = self.r.rows(
+                "SELECT r.id, r.error, MIN(CASE WHEN s.passed THEN 1 ELSE 0 END) AS ok FROM eval_results r "
+                "LEFT JOIN eval_scores s ON s.result_id = r.id WHERE r.run_id = :run AND r.pairing_id = :p "
+                "GROUP BY r.id, r.error", run=run["id"], p=pairing_id)
+            expected = int(run["plan"].get("calls") or 0) // max(len(pairings), 1)
+            errors = sum(1 for r in rows if r["error"])
+            scored = [r for r in rows if not r["error"]]
+            rate = sum(1 for r in scored if r["ok"] in (1, None)) / len(scored) if scored else 0.0
+            need = run["plan"].get("min_pass_rate")
+            need = 1.0 if need is None else float(need)
+            if len(rows) < expected or errors:
+                why = f"run {run['id']} of suite {suite!r} is incomplete for pairing {pairing_id} ({errors} errors)"
+            elif rate < need:
+                why = f"in run {run['id']} of suite {suite!r}, pairing {pairing_id} passed {rate:.0%} (needs {need:.0%})"
+            else:
+                return run["id"], ""
+            return None, why
+        return None, why
+
     def results(self, run_id: str) -> list[dict[str, Any]]:
         return self.r.rows("SELECT * FROM eval_results WHERE run_id = :id ORDER BY id", id=run_id)
 

@@ -192,6 +192,7 @@ class LabelPolicyRow(SQLModel, table=True):
     label: str = Field(max_length=100)
     protected: bool
     distinct_author: bool = False
+    require_suite: str | None = Field(default=None, max_length=300)
     actor: str = Field(max_length=200)
     created_at: datetime
 

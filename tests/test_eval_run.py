@@ -200,3 +200,27 @@ def test_a_release_gate_needs_a_passing_run_of_the_suite(example):
     suite.write_text(suite.read_text().replace("prompts: [support-reply/2]", "prompts: [support-reply/3]"))
     assert example("eval", "evals/support-reply.yaml").code == 0
     assert example("label", "set", "support-reply", "production", good).code == 0
+
+
+def test_llm_judge_is_a_pinned_pairing_and_rescoring_never_calls_the_model(example, openai_stub):
+    example("model", "add", "remote-llm", "--model", "openai/gpt-4o-2024-08-06", "--param",
+            f"api_base={openai_stub.url}", "--param", "temperature=0")
+    (example.project / "judge.yaml").write_text(
+        "name: judge-rubric\nmessages:\n  - role: system\n    content: Answer PASS if the reply is polite, else FAIL.\n"
+        "  - role: user\n    content: \"JUDGE {{ output }}\"\n")
+    example("prompt", "push", "judge.yaml")
+    judge = example("pair", "judge-rubric/1", "remote-llm/1").stdout.strip()
+    example("label", "set", "judge-rubric", "production", judge)
+    openai_stub.plant("JUDGE", "PASS")
+    suite = _suite(example.project, "dataset: support-reply.jsonl\nprompts: [support-reply/1]\nmodels: [support-llm/1]\n"
+                                    "scorers:\n  - type: llm-judge\n    judge: judge-rubric@production\n")
+    first = example("eval", suite, "--json")
+    assert first.code == 0, first.stdout + first.stderr
+    assert len(openai_stub.requests) == 3 and all("JUDGE" in r.last_user for r in openai_stub.requests)
+    again = json.loads(example("eval", suite, "--json").stdout)
+    assert again["cells"][0]["cached"] == 3 and len(openai_stub.requests) == 3  # responses and scores cached
+    stricter = _suite(example.project, (example.project / "evals" / "s.yaml").read_text().replace(
+        "judge: judge-rubric@production", "judge: judge-rubric@production\n    threshold: 0.9"))
+    rescored = json.loads(example("eval", stricter, "--json").stdout)
+    assert rescored["cells"][0]["cached"] == 3 and rescored["exit_code"] == 0
+    assert len(openai_stub.requests) == 6  # a new scorer version asks the judge again, never the model

@@ -235,3 +235,13 @@ def test_every_error_type_maps_back_to_its_class():
     assert seen > 20
     assert errors.error_class("something_new", 404) is errors.NotFound
     assert errors.error_class("something_new", 502) is errors.RegistryUnavailable
+
+
+def test_a_release_gate_holds_through_the_api(server):
+    with server.client("admin") as admin:
+        assert admin.put("/v1/label-policies/support-reply/gated",
+                         json={"protected": False, "require_suite": "nightly"}).status_code == 200
+    refused = _call(server, "releaser", "PUT", "/v1/prompts/support-reply/labels/gated", {"pairing": "{p1}"})
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert error["type"] == "release_gate_failed" and "eval suite 'nightly'" in error["message"]

@@ -64,3 +64,13 @@ def parse_at(at: str | None) -> datetime | None:
     from promptver.core.refs import parse_time
 
     return parse_time(at)
+
+
+def read_text(path: Any) -> str:
+    """A user's file as text; one clear error if it cannot be read."""
+    from promptver.errors import InvalidFile
+
+    try:
+        return str(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidFile(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from promptver.cli import views
-from promptver.cli.common import parse_pairs, registry
+from promptver.cli.common import parse_pairs, read_text, registry
 from promptver.cli.output import emit_json, table, when
 from promptver.cli.series import add_version_commands
 
@@ -47,13 +47,9 @@ def push(
     as_json: JsonOpt = False,
 ) -> None:
     """Store a model file as the next version (identical content: nothing new)."""
-    from promptver.errors import InvalidFile
     from promptver.templates.files import parse_model_file
 
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidFile(f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text(file)
     spec = parse_model_file(text, str(file))
     with registry() as reg:
         pushed = reg.push_model(spec, message=message, parent=from_, where=str(file))

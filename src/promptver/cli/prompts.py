@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from promptver.cli import views
-from promptver.cli.common import registry
+from promptver.cli.common import read_text, registry
 from promptver.cli.output import emit_json, table, when
 from promptver.cli.series import add_version_commands
 
@@ -28,13 +28,9 @@ def push(
     """Store a prompt file as the next version (identical content: nothing new)."""
     from dataclasses import replace
 
-    from promptver.errors import InvalidFile
     from promptver.templates.files import parse_prompt_file
 
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidFile(f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text(file)
     spec = parse_prompt_file(text, str(file))
     if tag:
         spec = replace(spec, tags=[*spec.tags, *tag])

@@ -7,7 +7,6 @@ onto the promptver error tree, in ``_raise``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -24,19 +23,7 @@ from promptver.core.types import (
     iso,
     parse_iso,
 )
-
-
-@dataclass(frozen=True)
-class Pushed:
-    version: Any
-    created: bool
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Paired:
-    pairing: Pairing
-    created: bool
+from promptver.services.registry import Paired, Pushed
 
 
 def _event(data: dict[str, Any]) -> LabelEvent:

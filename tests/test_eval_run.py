@@ -224,3 +224,12 @@ def test_llm_judge_is_a_pinned_pairing_and_rescoring_never_calls_the_model(examp
     rescored = json.loads(example("eval", stricter, "--json").stdout)
     assert rescored["cells"][0]["cached"] == 3 and rescored["exit_code"] == 0
     assert len(openai_stub.requests) == 6  # a new scorer version asks the judge again, never the model
+
+
+def test_score_values_are_compared_with_a_paired_bootstrap(example):
+    first = json.loads(example("eval", "evals/support-reply.yaml", "--json").stdout)
+    result = example("eval", "evals/support-reply.yaml", "--baseline", first["run"], "--json")
+    scores = json.loads(result.stdout)["comparison"]["cells"][0]["scores"]
+    assert list(scores) == ["contains"] and scores["contains"]["significant"] is False
+    assert scores["contains"]["before"] == scores["contains"]["after"] == 1.0
+    assert "calls to make" in result.stderr and "estimated cost" in result.stderr

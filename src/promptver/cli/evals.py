@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from promptver.cli.common import local_only, registry
-from promptver.cli.output import emit_json, out, table, when
+from promptver.cli.output import emit_json, err, out, table, when
 
 
 class _RunByDefault(TyperGroup):
@@ -87,7 +87,7 @@ def run(
         progress, close = _progress(spec)
         try:
             outcome = runs.start(reg, spec, jobs=jobs, use_cache=not no_cache, resume=resume, max_cost=max_cost,
-                                 progress=progress)
+                                 progress=progress, announce=err)
         finally:
             close()
         result = reporting.build_report(reg, outcome.run_id)

@@ -6,7 +6,8 @@ with the baseline's *released* cell when the baseline was chosen by label (``--b
 model version. Cases are paired by (case id, repeat); calls
 that errored in either run are left out (infrastructure is never a regression). A cell regresses
 when its pass rate drops significantly (McNemar, alpha 0.05), or, with ``strict``, when any case
-flips from pass to fail.
+flips from pass to fail. Each scorer's values are compared too, with a paired bootstrap
+(``scores``: mean before and after, p-value, significance).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from promptver.errors import NotFound
 from promptver.evals.report import RunReport, build_report
-from promptver.evals.stats import compare_pass
+from promptver.evals.stats import compare_pass, compare_scores
 from promptver.storage.reader import EvalReader
 
 
@@ -64,13 +65,22 @@ def compare_reports(before: RunReport, after: RunReport, *, released: str | None
         fixed = [_case(k, repeats) for k in keys if not base.case_passed[k] and cell.case_passed[k]]
         result = compare_pass(pairs) if pairs else None
         worse = bool(result and result.direction == "worse") or (strict and bool(regressed))
+        scores = {}
+        for name in sorted({n for k in keys for n in base.case_scores.get(k, {})}):
+            both = [(base.case_scores[k][name], cell.case_scores[k][name]) for k in keys
+                    if name in base.case_scores.get(k, {}) and name in cell.case_scores.get(k, {})]
+            if both:
+                diff = compare_scores(both)  # paired bootstrap on the scores themselves
+                scores[name] = {"before": diff.before_rate, "after": diff.after_rate, "p_value": diff.p_value,
+                                "significant": diff.significant, "direction": diff.direction,
+                                "summary": diff.summary()}
         cells.append({
             "pairing": cell.pairing_id, "prompt": cell.prompt, "model": cell.model,
             "baseline_pairing": base.pairing_id, "before": base.pass_rate, "after": cell.pass_rate,
             "summary": result.summary() if result else "no cases in common",
             "p_value": result.p_value if result else None, "significant": bool(result and result.significant),
             "direction": result.direction if result else "same", "regressed": regressed, "fixed": fixed,
-            "regression": worse,
+            "scores": scores, "regression": worse,
         })
     return {"baseline": before.run["id"], "run": after.run["id"], "strict": strict, "cells": cells,
             "regression": any(c["regression"] for c in cells)}

@@ -28,6 +28,7 @@ class CellReport:
     cost_usd: float = 0.0
     latency_ms: list[float] = field(default_factory=list)
     case_passed: dict[tuple[str, int], bool] = field(default_factory=dict)
+    case_scores: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
 
     @property
     def scored(self) -> int:
@@ -93,8 +94,10 @@ def build_report(reg: Any, run_id: str) -> RunReport:
     min_pass_rate = run["plan"].get("min_pass_rate")
     min_pass_rate = 1.0 if min_pass_rate is None else float(min_pass_rate)
     passed_by_result: dict[int, bool] = defaultdict(lambda: True)
+    values_by_result: dict[int, dict[str, float]] = defaultdict(dict)
     for s in reader.scores(run["id"]):
         passed_by_result[s["result_id"]] &= bool(s["passed"])
+        values_by_result[s["result_id"]][s["scorer"]] = float(s["value"])
     cells: dict[str, CellReport] = {}
     for pid in run["plan"]["fingerprint"]["pairings"]:
         pairing = reg.pairing(pid)
@@ -113,6 +116,7 @@ def build_report(reg: Any, run_id: str) -> RunReport:
         ok = passed_by_result[r["id"]]
         cell.passed += ok
         cell.case_passed[(r["case_id"], r["repeat"])] = ok
+        cell.case_scores[(r["case_id"], r["repeat"])] = values_by_result[r["id"]]
     report = RunReport(run, list(cells.values()), int(run["plan"].get("calls") or 0))
     for cell in report.cells:
         if cell.pass_rate is not None and cell.pass_rate < min_pass_rate:

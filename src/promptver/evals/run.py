@@ -38,7 +38,7 @@ def default_jobs(plan: Plan) -> int:
 
 
 def start(reg: Any, suite: Suite, *, jobs: int | None = None, use_cache: bool = True, resume: str | None = None,
-          max_cost: float | None = None, progress: Any = None) -> RunOutcome:
+          max_cost: float | None = None, progress: Any = None, announce: Any = None) -> RunOutcome:
     from promptver.storage import writes
 
     plan = build_plan(reg, suite)
@@ -60,6 +60,9 @@ def start(reg: Any, suite: Suite, *, jobs: int | None = None, use_cache: bool = 
     if max_cost is not None and estimate is not None and estimate > max_cost:
         raise InvalidValue(f"this run would make {len(todo)} calls costing about ${estimate:.4f}, over --max-cost "
                            f"${max_cost:.4f}; nothing was called")
+    if announce is not None:
+        cost = "unknown" if estimate is None else f"about ${estimate:.4f}"
+        announce(f"{len(todo)} calls to make ({len(plan.jobs) - len(todo)} already done), estimated cost {cost}")
     store = RunStore(reg, run_id, plan.scorers)
     if not resume:
         reg.db.write(lambda conn: writes.insert_run(

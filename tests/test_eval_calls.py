@@ -16,7 +16,7 @@ import pytest
 from openai_stub import DUMMY_KEY, FINGERPRINT, OpenAIStub, openai_stub_fixture  # noqa: F401  (the fixture)
 
 from promptver.errors import SecretRefused
-from promptver.evals import calls
+from promptver.evals import call_errors, calls
 from promptver.evals.calls import CallRequest, CallResult, call, route
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Where is my order?"}]
@@ -265,6 +265,15 @@ SCENARIOS = {
     "401": lambda stub: stub.fail(401, message="who are you"),
     "403": lambda stub: stub.fail(403),
     "timeout": lambda stub: stub.hang(),
+    "non-ASCII answer": lambda stub: stub.plant(None, "Expédiée — 配送済み ✓ \"quoted\"\n"),
+    "JSON mode": lambda stub: stub.plant(None, '{"status": "shipped"}'),
+    "no usage": lambda stub: setattr(stub, "usage", False),
+    "zero usage": lambda stub: stub.plant(None, "counted nothing", usage={
+        "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}),
+    "404": lambda stub: stub.fail(404, message="The model `gpt-4o-2024-08-06` does not exist"),
+    "422": lambda stub: stub.fail(422, message="unprocessable"),
+    "429 with an HTTP date": lambda stub: stub.fail(429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT"),
+    "503 with retry-after": lambda stub: stub.fail(503, retry_after=7, message="overloaded"),
 }
 
 
@@ -274,6 +283,7 @@ def test_fast_path_and_litellm_give_identical_records(openai_stub, scenario):
     model = "openai/acme-model-1" if scenario.startswith("unknown") else MODEL
     one = CallRequest(model, MESSAGES, {"api_base": openai_stub.url, "temperature": 0.2, "max_tokens": 50, "seed": 7},
                       tools=TOOLS if scenario == "tool calls" else None,
+                      response_format={"type": "json_object"} if scenario == "JSON mode" else None,
                       timeout=0.5 if scenario == "timeout" else 5.0)
     assert route(one) == "openai"
     [fast] = run(one, via="openai")
@@ -282,16 +292,19 @@ def test_fast_path_and_litellm_give_identical_records(openai_stub, scenario):
     if scenario not in ("timeout",):
         first, second = openai_stub.requests[0], openai_stub.requests[-1]
         assert first.body == second.body  # the same request was sent
+    if scenario.endswith(" usage"):  # unknown, not free
+        assert (fast.prompt_tokens, fast.completion_tokens, fast.cost_usd) == (None, None, None)
     if scenario == "cached prompt tokens":
         assert fast.cost_usd == round(976 * 2.5e-06 + 1024 * 1.25e-06 + 10 * 1e-05, 12)
 
 
-def test_identical_connection_refused_records_through_both_paths(monkeypatch):
+@pytest.mark.parametrize("scheme", ["http", "ftp"])  # refused; a URL neither path can send to
+def test_identical_connection_failure_records_through_both_paths(monkeypatch, scheme):
     monkeypatch.setenv("OPENAI_API_KEY", DUMMY_KEY)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    one = CallRequest(MODEL, MESSAGES, {"api_base": f"http://127.0.0.1:{port}/v1"}, timeout=5)
+    one = CallRequest(MODEL, MESSAGES, {"api_base": f"{scheme}://127.0.0.1:{port}/v1"}, timeout=5)
     [fast] = run(one, via="openai")
     [slow] = run(one, via="litellm")
     assert same(fast) == same(slow)
@@ -316,27 +329,129 @@ def test_no_api_key_in_error_text_or_request_body(openai_stub, monkeypatch, via)
         assert sent.headers["authorization"] == "Bearer " + DUMMY_KEY  # the key travels in the header only
 
 
-# -- shared clients and imports --------------------------------------------------------------------
-def test_one_shared_client_per_api_base_and_key_per_loop(openai_stub):
-    async def clients() -> tuple[object, object, object]:
-        first, _ = await calls._shared_client(openai_stub.url, "k1")
-        again, _ = await calls._shared_client(openai_stub.url + "/", "k1")
-        other, _ = await calls._shared_client(openai_stub.url, "k2")
+# -- the fast path's transport: aiohttp, as the openai client would send ------------------------------
+def test_the_fast_path_sends_the_bytes_the_openai_client_sends(openai_stub):
+    import openai
+
+    messages = [{"role": "system", "content": "Sé bref — 短く"}, {"role": "user", "content": 'Où est "A-1"?\n'}]
+    params = {"temperature": 0.2, "max_tokens": 50, "seed": 7, "stop": ["\n\n"], "logit_bias": {"50256": -100}}
+    one = CallRequest(MODEL, messages, {"api_base": openai_stub.url, **params, "metadata": {"run": 1}}, tools=TOOLS,
+                      response_format={"type": "json_object"})
+    [result] = run(one)
+    assert result.error is None
+    body = {"model": "gpt-4o-2024-08-06", "messages": messages, **params, "tools": TOOLS,
+            "response_format": {"type": "json_object"}}
+
+    async def by_openai() -> None:  # the old fast path: the same body through the openai client
+        client = openai.AsyncOpenAI(api_key=DUMMY_KEY, base_url=openai_stub.url, max_retries=0)
+        try:
+            await client.post("/chat/completions", cast_to=object, body=body)
+            await client.chat.completions.create(**body)
+        finally:
+            await client.close()
+
+    asyncio.run(by_openai())
+    ours, theirs, created = openai_stub.requests
+    assert ours.raw == theirs.raw  # compact, non-ASCII as UTF-8, the same key order
+    assert ours.body == created.body  # and what chat.completions.create sends, key order aside
+    assert ours.path == theirs.path == "/v1/chat/completions"
+    for name in ("authorization", "content-type", "accept"):
+        assert ours.headers[name] == theirs.headers[name]
+    assert ours.headers["user-agent"].startswith("promptver/")
+
+
+def test_concurrent_calls_share_one_session_and_all_succeed(openai_stub):
+    from promptver.evals import calls_openai
+
+    openai_stub.latency = 0.05
+    one = request(openai_stub, temperature=0)
+
+    async def main() -> tuple[list[CallResult], int]:
+        results = await asyncio.gather(*(call(one) for _ in range(200)))
+        sessions = len(calls_openai._LOOP_SESSIONS[asyncio.get_running_loop()].by_base)
         await calls.aclose()
+        return results, sessions
+
+    results, sessions = asyncio.run(main())
+    assert sessions == 1 and len(openai_stub.requests) == 200
+    assert all(r.error is None and r.output == "stub reply to: Where is my order?" for r in results)
+
+
+def test_one_shared_session_per_api_base_per_loop_closed_with_the_loop(openai_stub):
+    from promptver.evals import calls_openai
+
+    async def endpoints() -> tuple[calls_openai.Endpoint, ...]:
+        first = await calls_openai.shared_endpoint(openai_stub.url)
+        again = await calls_openai.shared_endpoint(openai_stub.url + "/")
+        other = await calls_openai.shared_endpoint("http://127.0.0.1:9/v1")
+        assert not first.session.closed and first.session.connector.limit == calls_openai.POOL_SIZE
         return first, again, other
 
-    a, b, c = asyncio.run(clients())
-    assert a is b and a is not c
-    d, _, _ = asyncio.run(clients())
-    assert d is not a  # a new loop, a new client
+    a, b, c = asyncio.run(endpoints())  # no aclose(): asyncio.run closes them
+    assert a is b and a.session is not c.session
+    assert a.session.closed and c.session.closed
+    assert str(a.url) == openai_stub.url + "/chat/completions"
+    d, _, _ = asyncio.run(endpoints())
+    assert d is not a  # a new loop, a new session
 
 
-def test_importing_the_call_layer_and_echo_calls_load_neither_openai_nor_litellm():
+def test_the_fast_path_loads_neither_openai_nor_litellm_and_leaves_nothing_unclosed(openai_stub):
+    code = ("import asyncio, json, sys\n"
+            "from promptver.evals.calls import CallRequest, call\n"
+            f"r = asyncio.run(call(CallRequest({MODEL!r}, [{{'role': 'user', 'content': 'hi'}}], "
+            f"{{'api_base': {openai_stub.url!r}}})))\n"
+            "assert r.output == 'stub reply to: hi', r\n"
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'openai', 'litellm', 'httpx', 'httpx2'})))\n")
+    done = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    assert done.stderr == ""  # no "Unclosed client session", no ResourceWarning
+
+
+def test_an_api_base_with_credentials_is_refused_and_not_echoed(openai_stub):
+    base = openai_stub.url.replace("http://", "http://user:hunter2-password@")
+    [result] = run(CallRequest(MODEL, MESSAGES, {"api_base": base}))
+    assert (result.error_kind, result.status) == ("request", None)
+    assert "hunter2" not in result.error and result.error.endswith("the key comes from OPENAI_API_KEY")
+    assert openai_stub.requests == []
+
+
+@pytest.mark.parametrize("headers, seconds", [
+    ({"retry-after-ms": "1500"}, 1.5),
+    ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the milliseconds win, as in the openai client
+    ({"Retry-After": "3"}, 3.0),                             # any case
+    ({"retry-after": "-2"}, 0.0),
+    ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+    ({"retry-after": "soon"}, None),
+    ({"retry-after-ms": "x"}, None),
+    ({}, None),
+])
+def test_retry_after_headers(headers, seconds):
+    from multidict import CIMultiDict
+
+    assert call_errors.retry_after(CIMultiDict(headers)) == seconds
+    failure = call_errors.HTTPFailure(429, CIMultiDict(headers), "slow down")
+    assert call_errors.describe(failure, MODEL, 5.0) == ("HTTP 429: slow down", "rate_limited", 429, seconds)
+
+
+@pytest.mark.parametrize("status, raw, message", [
+    (500, b'{"error": {"message": "oops", "type": "server_error"}}', "oops"),
+    (500, b'{"error": "plain words"}', "plain words"),
+    (502, b"<html>Bad Gateway</html>", "<html>Bad Gateway</html>"),
+    (502, b"", "Error code: 502"),
+    (400, b'{"detail": "vLLM says no"}', '{"detail": "vLLM says no"}'),
+])
+def test_provider_messages_from_error_bodies(status, raw, message):
+    assert call_errors.message_of_body(status, raw) == message
+
+
+# -- imports --------------------------------------------------------------------
+def test_importing_the_call_layer_and_echo_calls_load_neither_aiohttp_openai_nor_litellm():
     code = ("import asyncio, json, sys\n"
             "from promptver.evals.calls import CallRequest, call\n"
             "r = asyncio.run(call(CallRequest('promptver/echo', [{'role': 'user', 'content': 'hi'}], {})))\n"
             "assert r.output == 'hi', r\n"
-            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'openai', 'litellm', 'httpx', 'httpx2'})))\n")
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'openai', 'litellm', 'httpx', 'httpx2', 'aiohttp'})))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []

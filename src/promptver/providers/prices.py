@@ -1,7 +1,7 @@
 """Per-token prices, from litellm's cost map, without importing litellm.
 
-Importing litellm costs seconds, and an eval run's fast path (OpenAI-compatible endpoints through
-the ``openai`` package) must not pay that just to price its answers. The prices are the ones litellm
+Importing litellm costs seconds, and an eval run's fast path (OpenAI-compatible endpoints over
+aiohttp, evals/calls_openai.py) must not pay that just to price its answers. The prices are the ones litellm
 itself uses with ``LITELLM_LOCAL_MODEL_COST_MAP=True``: the JSON file bundled in the installed
 litellm package, read once (about 40 ms). If litellm is already imported, its live ``model_cost``
 is used instead (it includes models registered at run time).

@@ -87,6 +87,7 @@ class Executor:
         self.gate = Gate()
         self.inflight: dict[str, asyncio.Future[CallResult]] = {}
         self.buffer: list[Outcome] = []
+        self._saving: asyncio.Future[None] | None = None
 
     async def run(self, todo: list[Job]) -> list[Outcome]:
         semaphore = asyncio.Semaphore(self.jobs)
@@ -98,17 +99,29 @@ class Executor:
             outcomes.append(outcome)
             self.buffer.append(outcome)
             if len(self.buffer) >= FLUSH_EVERY:
-                self.flush()
+                await self._save_in_background()
             if self.progress:
                 self.progress(outcome)
 
         try:
             await asyncio.gather(*(one(job) for job in todo))
+            if self._saving is not None:
+                await self._saving
         finally:
             self.flush()
         return outcomes
 
+    async def _save_in_background(self) -> None:
+        """Save a full batch on a worker thread while calls go on; batches are saved one at a time."""
+        batch, self.buffer = self.buffer, []
+        previous, self._saving = self._saving, None
+        if previous is not None:
+            await previous
+        self._saving = asyncio.ensure_future(asyncio.to_thread(self.store.save, batch))
+
     def flush(self) -> None:
+        """Save what was not handed to a background save, synchronously (also after an interruption:
+        a batch already on its thread finishes there, as asyncio.run waits for its executor)."""
         if self.buffer:
             batch, self.buffer = self.buffer, []
             self.store.save(batch)

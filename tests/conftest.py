@@ -8,6 +8,7 @@ instead of skipping.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -120,3 +121,27 @@ def prompt_spec(name: str = "support-reply", system: str = "You are a support ag
 
     return PromptSpec(name=name, messages=[{"role": "system", "content": system},
                                            {"role": "user", "content": "{{ question }}"}])
+
+
+@pytest.fixture
+def example(cli):
+    """The worked example in a project: synced, support-reply/1 + support-llm/1 released to production."""
+    cli("init", "--no-examples")
+    for folder in ("prompts", "models", "evals"):
+        shutil.copytree(REPO / folder, cli.project / folder)
+    assert cli("sync").code == 0
+    pairing = cli("pair", "support-reply/1", "support-llm/1").stdout.strip()
+    assert cli("label", "set", "support-reply", "production", pairing).code == 0
+    return cli
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """Eval retries wait 10 ms instead of 0.5 s."""
+    monkeypatch.setattr("promptver.evals.runner.BASE_DELAY", 0.01)
+
+
+def write_suite(project, body, name="s.yaml"):
+    """Write an eval suite into the project's evals/ and return its path relative to the project."""
+    (project / "evals" / name).write_text(body)
+    return f"evals/{name}"

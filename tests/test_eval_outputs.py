@@ -1,33 +1,17 @@
 """CI outputs of eval runs (JUnit XML, Markdown) and a suite's history, over real runs made through the CLI."""
 
 import json
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import REPO
+from conftest import write_suite as _suite
 from openai_stub import openai_stub_fixture  # noqa: F401  (the openai_stub fixture)
 
 from promptver.evals.history import HistoryPoint, HistoryRow, history, render_history, sparkline
 from promptver.evals.outputs import MAX_FLIPS, CaseRow, case_rows, junit_xml, markdown, pct, verdict
 from promptver.evals.report import build_report
 
-
-@pytest.fixture
-def example(cli):
-    """The worked example in a project: synced, support-reply/1 + support-llm/1 released to production."""
-    cli("init", "--no-examples")
-    for folder in ("prompts", "models", "evals"):
-        shutil.copytree(REPO / folder, cli.project / folder)
-    assert cli("sync").code == 0
-    pairing = cli("pair", "support-reply/1", "support-llm/1").stdout.strip()
-    assert cli("label", "set", "support-reply", "production", pairing).code == 0
-    return cli
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    monkeypatch.setattr("promptver.evals.runner.BASE_DELAY", 0.01)
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture
@@ -36,11 +20,6 @@ def reg(example):
 
     with Registry.open(actor="tester") as registry:
         yield registry
-
-
-def _suite(project, body, name="s.yaml"):
-    (project / "evals" / name).write_text(body)
-    return f"evals/{name}"
 
 
 def _run(cli, *args):

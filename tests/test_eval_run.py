@@ -2,33 +2,12 @@
 errors, resume, exit codes."""
 
 import json
-import shutil
 
 import pytest
-from conftest import REPO
+from conftest import write_suite as _suite
 from openai_stub import openai_stub_fixture  # noqa: F401  (the openai_stub fixture)
 
-
-@pytest.fixture
-def example(cli):
-    """The worked example in a project: synced, support-reply/1 + support-llm/1 released to production."""
-    cli("init", "--no-examples")
-    for folder in ("prompts", "models", "evals"):
-        shutil.copytree(REPO / folder, cli.project / folder)
-    assert cli("sync").code == 0
-    pairing = cli("pair", "support-reply/1", "support-llm/1").stdout.strip()
-    assert cli("label", "set", "support-reply", "production", pairing).code == 0
-    return cli
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    monkeypatch.setattr("promptver.evals.runner.BASE_DELAY", 0.01)
-
-
-def _suite(project, body, name="s.yaml"):
-    (project / "evals" / name).write_text(body)
-    return f"evals/{name}"
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def test_the_worked_example_passes_then_comes_from_the_cache(example):

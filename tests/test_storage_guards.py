@@ -129,3 +129,12 @@ def test_every_append_only_table_is_guarded(reg):
     from promptver.storage.tables import APPEND_ONLY_TABLES as declared
 
     assert set(APPEND_ONLY_TABLES) == set(declared)
+
+
+def test_every_table_in_the_schema_is_append_only():
+    from sqlmodel import SQLModel
+
+    import promptver.storage.tables  # noqa: F401
+    from promptver.storage.schema import APPEND_ONLY_TABLES as listed
+
+    assert set(SQLModel.metadata.tables) == set(listed)

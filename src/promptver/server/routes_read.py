@@ -15,12 +15,17 @@ from promptver.services.access import Principal
 router = APIRouter(prefix="/v1")
 
 
-def tagged(request: Request, etag: str, payload: Any) -> Response:
-    """200 with ``ETag``, or 304 when the client already holds this content."""
+def not_modified(request: Request, etag: str) -> Response | None:
+    """304 when the client already holds the content with ``etag`` (If-None-Match), else None."""
     quoted = f'"{etag}"'
     if quoted in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": quoted})
-    return JSONResponse(payload, headers={"ETag": quoted})
+    return None
+
+
+def tagged(request: Request, etag: str, payload: Any) -> Response:
+    """200 with ``ETag``, or 304 when the client already holds this content."""
+    return not_modified(request, etag) or JSONResponse(payload, headers={"ETag": f'"{etag}"'})
 
 
 @router.get("/health")
@@ -40,16 +45,16 @@ async def resolve(request: Request, ref: str, at: str | None = None,
 
     resolved = registry(request, principal).resolve(ref, parse_time(at) if at else None)
     etag = resolved.etag
-    quoted = f'"{etag}"'
-    if quoted in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
-        return Response(status_code=304, headers={"ETag": quoted})
+    unchanged = not_modified(request, etag)
+    if unchanged is not None:
+        return unchanged
     # the body for (ref, at, etag) never changes: serialise it once
     cache = request.app.state.promptver.bodies
     key = (ref, at, etag)
     body = cache.get(key)
     if body is None:
         body = cache.put(key, json.dumps({"ref": ref, "at": at, **resolved.to_json()}).encode())
-    return Response(body, media_type="application/json", headers={"ETag": quoted})
+    return Response(body, media_type="application/json", headers={"ETag": f'"{etag}"'})
 
 
 @router.get("/me")

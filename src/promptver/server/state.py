@@ -38,8 +38,7 @@ class ServerState:
         """This thread's Database (reconnects after a failure was reported with ``discard``)."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = Database(self.url, migrate=False)
-            db._engine = self._shared_engine()
+            db = Database(self.url, migrate=False, engine=self._shared_engine())
             self._local.db = db
         return db
 

@@ -22,17 +22,9 @@ from promptver.errors import GuardMissing, PromptverError, RegistryBusy, Registr
 from promptver.storage import guards
 from promptver.storage.location import database_url, sqlite_path
 from promptver.storage.reader import Reader, connect
+from promptver.storage.schema import APPEND_ONLY_TABLES, HEAD, KNOWN_REVISIONS
 
 T = TypeVar("T")
-HEAD = "0005"  # == storage.migrate.HEAD (a test checks); kept here so opening needs no SQLAlchemy
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
-APPEND_ONLY_TABLES = (
-    "prompts", "prompt_versions", "models", "model_versions", "pairings",
-    "label_events", "annotations", "audit_events",
-    "users", "role_grants", "api_tokens", "token_revocations", "label_policies",
-    "datasets", "dataset_versions", "eval_runs", "eval_run_events", "eval_results", "eval_scores",
-    "response_cache", "score_cache",
-)
 MAX_ATTEMPTS = 8
 MAX_LOCK_TIMEOUTS = 2
 
@@ -51,11 +43,13 @@ def current_actor() -> str:
 class Database:
     """One registry database: a DB-API reader, and SQLAlchemy engines created on first write."""
 
-    def __init__(self, url: str, *, check_guards: bool = True, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, check_guards: bool = True, migrate: bool = True, engine: Any = None) -> None:
+        """``engine``: a SQLAlchemy engine to share (the server shares one across its threads)."""
         self.url = url
         conn, self.dialect = connect(url)
         self.reader = Reader(conn, self.dialect)
-        self._engine: Any = None
+        self._engine: Any = engine
+        self._owns_engine = engine is None
         try:
             self._check_schema(migrate)
             self.missing_guards = guards.missing_guards(conn.cursor(), self.dialect, APPEND_ONLY_TABLES)
@@ -153,7 +147,7 @@ class Database:
         try:
             self.reader.close()
         finally:
-            if self._engine is not None:
+            if self._engine is not None and self._owns_engine:
                 self._engine.dispose()
 
     @property

@@ -23,14 +23,12 @@ def verify(db: Database) -> Report:
     reader = db.reader
     for name in db.missing_guards:
         report.problems.append(f"guard missing: trigger {name}")
-    hashes: dict[tuple[str, int], str] = {}
     for kind in ("prompt", "model"):
         count = 0
         for name in reader.series_names(kind):
             for version in reader.versions(kind, name):
                 count += 1
                 actual = content_hash(version.identity())
-                hashes[(kind, version.id)] = version.content_hash
                 if actual != version.content_hash:
                     report.problems.append(
                         f"{kind} {version.ref}: stored content_hash {version.content_hash[:12]}… but the "

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-HEAD = "0005"
+from promptver.storage.schema import HEAD  # noqa: F401  (re-exported)
+
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 

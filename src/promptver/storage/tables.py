@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from promptver.storage.schema import APPEND_ONLY_TABLES  # noqa: F401  (re-exported)
+
 
 def _json(nullable: bool = False) -> Any:
     return Field(default=None, sa_column=Column(JSON, nullable=nullable))
@@ -302,11 +304,3 @@ class ScoreCacheRow(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime
 
-
-APPEND_ONLY_TABLES = (
-    "prompts", "prompt_versions", "models", "model_versions", "pairings",
-    "label_events", "annotations", "audit_events",
-    "users", "role_grants", "api_tokens", "token_revocations", "label_policies",
-    "datasets", "dataset_versions", "eval_runs", "eval_run_events", "eval_results", "eval_scores",
-    "response_cache", "score_cache",
-)

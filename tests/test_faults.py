@@ -80,3 +80,28 @@ def test_an_exclusively_locked_database_is_busy_not_uninitialised(tmp_path):
         holder.close()
     assert result.returncode == 1
     assert result.stderr == "error: the registry database is locked by another process; try again\n"
+
+
+def test_an_eval_started_on_a_locked_database_says_so_and_records_nothing(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    assert _run(["init", "--no-examples"], tmp_path).returncode == 0
+    for folder in ("prompts", "models", "evals"):
+        shutil.copytree(repo / folder, tmp_path / folder)
+    assert _run(["sync"], tmp_path).returncode == 0
+    pairing = _run(["pair", "support-reply/1", "support-llm/1"], tmp_path).stdout.strip()
+    assert _run(["label", "set", "support-reply", "production", pairing], tmp_path).returncode == 0
+    holder = sqlite3.connect(tmp_path / ".promptver" / "registry.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+    try:
+        result = _run(["eval", "evals/support-reply.yaml"], tmp_path, PROMPTVER_BUSY_TIMEOUT_MS="200")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 3 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: the registry database stayed busy through 2 attempts")
+    assert result.stderr.endswith("; try again; nothing was run\n") and result.stderr.count("\n") == 1
+    assert _run(["eval", "list", "--json"], tmp_path).stdout.strip() == "[]"
+    assert _run(["eval", "evals/support-reply.yaml"], tmp_path).returncode == 0  # once the lock is gone

@@ -28,6 +28,7 @@ into this tree in one place each, with ``raise ... from exc``.
     ├── RegistryNotInitialized          no .promptver/registry.db found (exit 2: run init)
     ├── SchemaMismatch                  the database schema is not the one this promptver knows
     ├── GuardMissing                    an immutability trigger is missing from the database
+    ├── RunIncomplete                   an eval run stopped on a database failure (exit 3; resumable)
     └── ModelCallError                  a model call through litellm failed (mapped in runtime/calls.py)
         ├── ModelAuthError              the provider refused the API key or its permissions
         ├── ModelRequestError           the provider refused the request: parameters, model, context, policy
@@ -144,6 +145,13 @@ class SchemaMismatch(PromptverError):
 
 class GuardMissing(PromptverError):
     """An immutability guard (database trigger) is missing: the registry may have been tampered with."""
+
+
+class RunIncomplete(PromptverError):
+    """An eval run could not go on: the registry database failed (locked, full or gone). What was
+    saved stays saved (whole batches only) and the run can be resumed. Exit 3: infrastructure."""
+
+    exit_code = 3
 
 
 class ModelCallError(PromptverError):

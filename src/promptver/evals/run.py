@@ -13,10 +13,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from promptver.errors import InvalidValue, NotFound
+from promptver.errors import InvalidValue, NotFound, RegistryBusy, RegistryUnavailable, RunIncomplete
 from promptver.evals.plan import Plan, build_plan
 from promptver.evals.runner import Executor, Outcome
-from promptver.evals.store import RunStore, environment, now
+from promptver.evals.store import RunStore, environment
 from promptver.evals.suites import Suite
 from promptver.storage.reader import EvalReader
 
@@ -39,9 +39,10 @@ def default_jobs(plan: Plan) -> int:
 
 def start(reg: Any, suite: Suite, *, jobs: int | None = None, use_cache: bool = True, resume: str | None = None,
           max_cost: float | None = None, progress: Any = None, announce: Any = None) -> RunOutcome:
-    from promptver.storage import writes
-
-    plan = build_plan(reg, suite)
+    try:
+        plan = build_plan(reg, suite)
+    except (RegistryBusy, RegistryUnavailable) as exc:
+        raise RunIncomplete(f"{exc.message}; nothing was run") from exc
     done: set[tuple[str, str, int]] = set()
     if resume:
         run = EvalReader(reg.reader).run(resume)
@@ -64,13 +65,15 @@ def start(reg: Any, suite: Suite, *, jobs: int | None = None, use_cache: bool = 
         cost = "unknown" if estimate is None else f"about ${estimate:.4f}"
         announce(f"{len(todo)} calls to make ({len(plan.jobs) - len(todo)} already done), estimated cost {cost}")
     store = RunStore(reg, run_id, plan.scorers)
-    if not resume:
-        reg.db.write(lambda conn: writes.insert_run(
-            conn, id=run_id, suite=suite.name, suite_hash=suite.hash, dataset_version_id=plan.dataset.id,
-            plan={"fingerprint": plan.fingerprint, "path": str(suite.path), "calls": plan.calls,
-                  "estimated_cost_usd": estimate, "min_pass_rate": suite.min_pass_rate},
-            environment=environment(), actor=reg.actor, created_at=now()))
-    store.event("running" if not resume else "resumed", todo=len(todo))
+    try:
+        if not resume:
+            store.record_run(suite=suite.name, suite_hash=suite.hash, dataset_version_id=plan.dataset.id,
+                             plan={"fingerprint": plan.fingerprint, "path": str(suite.path), "calls": plan.calls,
+                                   "estimated_cost_usd": estimate, "min_pass_rate": suite.min_pass_rate},
+                             environment=environment(), actor=reg.actor)
+        store.event("running" if not resume else "resumed", todo=len(todo))
+    except (RegistryBusy, RegistryUnavailable) as exc:
+        raise RunIncomplete(f"{exc.message}; nothing was run") from exc
     executor = Executor(plan, store, jobs=jobs or suite.concurrency or default_jobs(plan), use_cache=use_cache,
                         progress=progress)
     try:
@@ -78,9 +81,26 @@ def start(reg: Any, suite: Suite, *, jobs: int | None = None, use_cache: bool = 
     except KeyboardInterrupt:
         store.event("interrupted")
         return RunOutcome(run_id, plan, [], "interrupted", len(done))
+    except (RegistryBusy, RegistryUnavailable) as exc:
+        raise _stopped(reg, store, suite, exc) from exc
     errors = sum(1 for o in outcomes if o.result.error)
     store.event("completed", calls=len(outcomes), errors=errors)
     return RunOutcome(run_id, plan, outcomes, "completed", len(done))
+
+
+def _stopped(reg: Any, store: RunStore, suite: Suite, exc: RegistryBusy | RegistryUnavailable) -> RunIncomplete:
+    """The database failed mid-run: say what is kept and how to go on (marking the run failed if
+    the database still takes a write; whether it does or not, resume works the same)."""
+    try:
+        store.event("failed", reason=exc.message)
+    except (RegistryBusy, RegistryUnavailable):
+        pass
+    try:
+        saved: Any = len(EvalReader(reg.reader).results(store.run_id))
+    except (RegistryBusy, RegistryUnavailable):
+        saved = "the"
+    return RunIncomplete(f"{exc.message}. Run {store.run_id} stopped; {saved} results saved before it stay saved. "
+                         f"Resume it with `promptver eval {suite.path} --resume {store.run_id}`")
 
 
 def estimate_cost(plan: Plan) -> float | None:

@@ -88,10 +88,12 @@ class Executor:
         self.inflight: dict[str, asyncio.Future[CallResult]] = {}
         self.buffer: list[Outcome] = []
         self._saving: asyncio.Future[None] | None = None
+        self._save_failed = False
 
     async def run(self, todo: list[Job]) -> list[Outcome]:
         semaphore = asyncio.Semaphore(self.jobs)
         outcomes: list[Outcome] = []
+        self._save_lock = asyncio.Lock()
 
         async def one(job: Job) -> None:
             async with semaphore:
@@ -108,23 +110,35 @@ class Executor:
             if self._saving is not None:
                 await self._saving
         finally:
-            self.flush()
+            if not self._save_failed:  # after a failed save the database is the problem: stop saving
+                self.flush()
         return outcomes
 
     async def _save_in_background(self) -> None:
-        """Save a full batch on a worker thread while calls go on; batches are saved one at a time."""
-        batch, self.buffer = self.buffer, []
-        previous, self._saving = self._saving, None
-        if previous is not None:
-            await previous
-        self._saving = asyncio.ensure_future(asyncio.to_thread(self.store.save, batch))
+        """Save the buffer on a worker thread while calls go on. One batch at a time, in order: the
+        next save waits for the previous one, and a failed save stops the run there (the failure
+        is raised to the caller that would have started the next save)."""
+        async with self._save_lock:
+            if self._saving is not None:
+                await self._saving
+                self._saving = None
+            batch, self.buffer = self.buffer, []
+            if batch:
+                self._saving = asyncio.ensure_future(asyncio.to_thread(self._save, batch))
+
+    def _save(self, batch: list[Outcome]) -> None:
+        try:
+            self.store.save(batch)
+        except BaseException:
+            self._save_failed = True
+            raise
 
     def flush(self) -> None:
         """Save what was not handed to a background save, synchronously (also after an interruption:
         a batch already on its thread finishes there, as asyncio.run waits for its executor)."""
         if self.buffer:
             batch, self.buffer = self.buffer, []
-            self.store.save(batch)
+            self._save(batch)
 
     async def _one(self, job: Job) -> Outcome:
         cached = self.store.cached_response(job.key) if self.use_cache else None

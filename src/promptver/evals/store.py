@@ -1,5 +1,6 @@
 """Where a run's results go: the registry database. Results, scores and cache rows are saved in
-batches, each batch one transaction, so a crash loses at most one batch (which resume redoes)."""
+batches, each batch one transaction, so a crash loses at most one batch (which resume redoes).
+Written in plain SQL (``storage/eval_writes.py``): a cached run never imports SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -56,14 +57,19 @@ class RunStore:
     def pairing(self, pairing_id: str) -> Any:
         return self.reg.pairing(pairing_id)
 
-    def event(self, state: str, **details: Any) -> None:
-        from promptver.storage import writes
+    def record_run(self, **values: Any) -> None:
+        from promptver.storage import eval_writes
 
-        self.reg.db.write(lambda conn: writes.insert_run_event(conn, run_id=self.run_id, state=state,
-                                                               details=details, created_at=now()))
+        self.reg.db.write_plain(lambda tx: eval_writes.insert_run(tx, id=self.run_id, created_at=now(), **values))
+
+    def event(self, state: str, **details: Any) -> None:
+        from promptver.storage import eval_writes
+
+        self.reg.db.write_plain(lambda tx: eval_writes.insert_run_event(tx, run_id=self.run_id, state=state,
+                                                                        details=details, created_at=now()))
 
     def save(self, outcomes: list[Any]) -> None:
-        from promptver.storage import writes
+        from promptver.storage import eval_writes as writes
 
         def work(conn: Any) -> None:
             responses, scores, cached_scores = [], [], []
@@ -87,4 +93,4 @@ class RunStore:
             writes.insert_scores(conn, scores)
             writes.cache_scores(conn, cached_scores)
 
-        self.reg.db.write(work)
+        self.reg.db.write_plain(work)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -50,6 +51,8 @@ class Database:
         self.reader = Reader(conn, self.dialect)
         self._engine: Any = engine
         self._owns_engine = engine is None
+        self._plain: Any = None  # storage.plain.PlainWriter, on first write_plain
+        self._plain_lock = threading.Lock()
         try:
             self._check_schema(migrate)
             self.missing_guards = guards.missing_guards(conn.cursor(), self.dialect, APPEND_ONLY_TABLES)
@@ -106,46 +109,65 @@ class Database:
         return self._engine
 
     def write(self, fn: Callable[[Any], T], *, on_integrity: Callable[[Exception], Exception | None] | None = None) -> T:
-        """Run ``fn(connection)`` in one write transaction, retrying lock and race failures."""
+        """Run ``fn(connection)`` (SQLAlchemy) in one write transaction, retrying lock and race failures."""
         from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
         from promptver.storage.engine import writer
 
         engine = writer(self.engine)
-        delay = 0.02
-        lock_timeouts = 0  # each one already waited the whole busy timeout: give up after a few
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with engine.begin() as conn:
-                    return fn(conn)
-            except IntegrityError as exc:
+
+        def once() -> T:
+            with engine.begin() as conn:
+                return fn(conn)
+
+        def classify(exc: Exception) -> str | None:
+            if isinstance(exc, IntegrityError):
                 mapped = on_integrity(exc) if on_integrity else None
                 if mapped is not None:
                     raise mapped from exc
-                if not _unique_violation(exc):
-                    raise
-                retry = exc
-            except OperationalError as exc:
+                return "race" if _unique_violation(exc) else None
+            if isinstance(exc, OperationalError):
                 if not (_transient(exc) or exc.connection_invalidated):
-                    raise RegistryUnavailable(f"registry database error: {_first_line(exc.orig)}") from exc
-                retry = exc
-                lock_timeouts += "locked" in str(exc.orig) or "busy" in str(exc.orig)
-            except DBAPIError as exc:
-                if not _transient(exc):
-                    raise
-                retry = exc
-            if attempt == MAX_ATTEMPTS - 1 or lock_timeouts >= MAX_LOCK_TIMEOUTS:
-                raise RegistryBusy(
-                    f"the registry database stayed busy through {attempt + 1} attempts "
-                    f"({_first_line(retry.orig)}); try again"
-                ) from retry
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")
+                    raise _unavailable(exc.orig) from exc
+                return "lock" if _lock_timeout(exc.orig) else "retry"
+            if isinstance(exc, DBAPIError) and _transient(exc):
+                return "retry"
+            return None
+
+        return _with_retries(once, classify)
+
+    def write_plain(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(tx)`` in one plain DB-API write transaction (``storage/plain.py``: no SQLAlchemy),
+        with the same retries as :meth:`write`. Safe to call from a worker thread."""
+        from promptver.storage.plain import PlainWriter
+
+        with self._plain_lock:
+            if self._plain is None:
+                self._plain = PlainWriter(self.url)
+            writer = self._plain
+
+            def classify(exc: Exception) -> str | None:
+                module = type(exc).__module__.split(".")[0]
+                if module not in ("sqlite3", "psycopg"):
+                    return None
+                if _unique_violation(exc):
+                    return "race"
+                if _transient(exc):
+                    return "lock" if _lock_timeout(exc) else "retry"
+                if writer.lost():
+                    writer.close()  # the server dropped the connection: retry on a fresh one
+                    return "retry"
+                if "IntegrityError" in type(exc).__name__ or (getattr(exc, "sqlstate", None) or "")[:2] == "23":
+                    return None  # a constraint other than a unique key: a bug, not the user's doing
+                raise _unavailable(exc) from exc
+
+            return _with_retries(lambda: writer.transaction(fn), classify)
 
     def close(self) -> None:
         try:
             self.reader.close()
+            if self._plain is not None:
+                self._plain.close()
         finally:
             if self._engine is not None and self._owns_engine:
                 self._engine.dispose()
@@ -159,6 +181,44 @@ class Database:
 
         head, _, tail = normalise_url(self.url).partition("@")
         return ("postgresql://…@" + tail) if tail else head  # never echo a password
+
+
+def _with_retries(once: Callable[[], T], classify: Callable[[Exception], str | None]) -> T:
+    """``once()``, retried with jittered backoff while ``classify`` calls its failure transient
+    ("retry", "race", or "lock": a lock wait that already took the whole busy timeout, so only a few
+    of those); ``classify`` returns None to re-raise, or raises a mapped error itself."""
+    delay = 0.02
+    lock_timeouts = 0
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return once()
+        except Exception as exc:
+            kind = classify(exc)
+            if kind is None:
+                raise
+            retry = exc
+        lock_timeouts += kind == "lock"
+        if attempt == MAX_ATTEMPTS - 1 or lock_timeouts >= MAX_LOCK_TIMEOUTS:
+            raise RegistryBusy(
+                f"the registry database stayed busy through {attempt + 1} attempts "
+                f"({_first_line(getattr(retry, 'orig', None) or retry)}); try again"
+            ) from retry
+        time.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 1.0)
+    raise AssertionError("unreachable")
+
+
+def _unavailable(orig: Any) -> RegistryUnavailable:
+    """The database failed in a way retrying will not fix; a full disk is said plainly."""
+    text = _first_line(orig)
+    if "disk is full" in text or "database or disk is full" in text or getattr(orig, "sqlstate", None) == "53100":
+        return RegistryUnavailable(f"the registry database is full ({text}): free disk space and try again; "
+                                   "nothing was half-written")
+    return RegistryUnavailable(f"registry database error: {text}")
+
+
+def _lock_timeout(orig: Any) -> bool:
+    return "locked" in str(orig) or "busy" in str(orig)
 
 
 def _transient(exc: Any) -> bool:

@@ -33,12 +33,15 @@ class DatasetVersion:
 def push(reg: Registry, name: str, cases: list[dict[str, Any]], digest: str, *, source: str = "",
          message: str = "") -> tuple[DatasetVersion, bool]:
     """Store cases as the next version of dataset ``name`` (identical to the latest: no-op)."""
-    from promptver.storage import writes
-
     access.require(reg, "write", f"dataset {name}")
     check_name(name, "dataset name")
+    latest = DatasetReader(reg.reader).version(name)
+    if latest is not None and latest["content_hash"] == digest:  # the usual case: no write, no SQLAlchemy
+        return DatasetVersion.from_row(latest), False
 
     def work(conn: Any) -> tuple[int, bool]:
+        from promptver.storage import writes
+
         dataset_id = writes.lock_dataset(conn, name)
         if dataset_id is None:
             dataset_id = writes.insert_dataset(conn, name=name, owner=reg.actor, created_at=now())

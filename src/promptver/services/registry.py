@@ -252,7 +252,6 @@ class Registry:
     def pair(self, prompt_ref: str, model_ref: str, *, message: str = "") -> Paired:
         """Link a prompt version with a model version (the same two versions: the same pairing)."""
         from promptver.core.identity import pairing_id
-        from promptver.storage import writes
 
         access.require(self, "write", f"{prompt_ref} + {model_ref}")
         prompt = self.prompt_version(prompt_ref)
@@ -265,6 +264,8 @@ class Registry:
         series_id = self.reader.series_id("prompt", prompt.name)
 
         def work(conn: Any) -> bool:
+            from promptver.storage import writes
+
             if writes.pairing_exists(conn, pid):
                 return False
             writes.insert_pairing(conn, id=pid, prompt_id=series_id, prompt_version_id=prompt.id,

@@ -28,7 +28,7 @@ from promptver.errors import InvalidValue, RegistryBusy, RegistryUnavailable
 from promptver.storage.location import sqlite_path
 
 SERIES = {"prompt": ("prompts", "prompt_versions", "prompt_id"), "model": ("models", "model_versions", "model_id")}
-_PARAM = re.compile(r"(?<!:):([a-z_]+)")
+_PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 IMMUTABLE_CACHE_SIZE = 4096
 
 

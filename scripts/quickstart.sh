@@ -27,5 +27,6 @@ run promptver prompt diff support-reply/1 support-reply/2
 run promptver model diff support-llm/1 support-llm/2
 run promptver label history support-reply
 run promptver eval evals/support-reply.yaml       # replay the test set on the offline model
+run promptver attribute "$pairing" "$pairing2" --suite evals/support-reply.yaml   # prompt or model?
 run promptver verify
 printf '\nThe registry is in %s/.promptver/registry.db\n' "$work"

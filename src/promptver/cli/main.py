@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from promptver.cli import access_cmds, evals, fetch, labels, lock, models, prompts, registry_cmds, serve
+from promptver.cli import access_cmds, attribute, evals, fetch, labels, lock, models, prompts, registry_cmds, serve
 from promptver.errors import PromptverError
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.add_typer(access_cmds.users_app, name="user")
 app.add_typer(access_cmds.tokens_app, name="token")
 serve.register(app)
 app.add_typer(evals.app, name="eval")
+attribute.register(app)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +39,18 @@ def default_jobs(plan: Plan) -> int:
 
 
 def start(reg: Any, suite: Suite, *, jobs: int | None = None, use_cache: bool = True, resume: str | None = None,
-          max_cost: float | None = None, progress: Any = None, announce: Any = None) -> RunOutcome:
+          max_cost: float | None = None, progress: Any = None, announce: Any = None,
+          cases: Collection[str] | None = None) -> RunOutcome:
+    """Run (or resume) ``suite``; ``cases``: only these case ids of its dataset (bisect uses it)."""
     try:
         plan = build_plan(reg, suite)
     except (RegistryBusy, RegistryUnavailable) as exc:
         raise RunIncomplete(f"{exc.message}; nothing was run") from exc
+    if cases is not None:
+        wanted = set(cases)
+        plan.jobs = [j for j in plan.jobs if j.case.id in wanted]
+        plan.cases = [c for c in plan.cases if c.id in wanted]
+        plan.fingerprint["cases"] = sorted(wanted)
     done: set[tuple[str, str, int]] = set()
     if resume:
         run = EvalReader(reg.reader).run(resume)

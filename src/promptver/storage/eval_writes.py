@@ -1,4 +1,4 @@
-"""The eval tables' write statements, in plain SQL over a ``PlainTx`` (see ``storage/plain.py``).
+"""The eval tables' write statements (and stored attribution reports), in plain SQL over a ``PlainTx`` (see ``storage/plain.py``).
 
 Columns match ``storage/tables.py`` (a test writes through both paths and compares what is read
 back). Cache rows are immutable like everything else: a key already present is left alone.
@@ -25,6 +25,9 @@ _INSERT_SCORE = ("INSERT INTO eval_scores (run_id, result_id, scorer, scorer_ver
 _INSERT_RESPONSE = "INSERT INTO response_cache (key, response, created_at) VALUES (:key, :response, :created_at)"
 _INSERT_SCORE_CACHE = ("INSERT INTO score_cache (key, value, passed, detail, created_at) "
                        "VALUES (:key, :value, :passed, :detail, :created_at)")
+_INSERT_REPORT = ("INSERT INTO attribution_reports (id, kind, prompt, before_pairing, after_pairing, suite, report, "
+                  "actor, created_at) VALUES (:id, :kind, :prompt, :before_pairing, :after_pairing, :suite, :report, "
+                  ":actor, :created_at)")
 _KEYS_AT_ONCE = 500  # bound the IN (...) list (SQLite's default limit on parameters is 999 or more)
 
 
@@ -72,3 +75,11 @@ def _new_keys(tx: PlainTx, table: str, rows: list[dict[str, Any]]) -> list[dict[
         placeholders = ", ".join(f":{name}" for name in names)
         present.update(tx.column(f"SELECT key FROM {table} WHERE key IN ({placeholders})", names))
     return [row for key, row in unique.items() if key not in present]
+
+
+def insert_report(tx: PlainTx, *, id: str, kind: str, prompt: str, before_pairing: str, after_pairing: str,
+                  suite: str, report: dict[str, Any], actor: str, created_at: datetime) -> None:
+    """An attribution or bisect report (``evals/attribution.py``, ``evals/bisect.py``)."""
+    tx.execute(_INSERT_REPORT, {"id": id, "kind": kind, "prompt": prompt, "before_pairing": before_pairing,
+                                "after_pairing": after_pairing, "suite": suite, "report": tx.json(report),
+                                "actor": actor, "created_at": tx.time(created_at)}).close()

@@ -8,17 +8,17 @@ prepared SQLAlchemy statements of ``storage/writes.py``. Both run inside
 
 A ``PlainTx`` is one transaction: ``BEGIN IMMEDIATE`` on SQLite (the write lock up front, as
 ``storage/engine.py`` does), ``BEGIN`` on PostgreSQL; ``:name`` parameters (rewritten for psycopg);
-JSON and times adapted to how the SQLAlchemy path stores them (JSON text; naive UTC times).
+JSON and times adapted to how the SQLAlchemy path stores them (JSON text; UTC times).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
-from promptver.storage.reader import _PARAM, connect
+from promptver.storage.reader import _PARAM, connect, db_time
 
 T = TypeVar("T")
 
@@ -39,10 +39,9 @@ class PlainTx:
 
         return Json(value)
 
-    @staticmethod
-    def time(value: datetime) -> datetime:
-        """Naive UTC, as the SQLAlchemy path stores it (SQLite: text; PostgreSQL: timestamp)."""
-        return value.astimezone(UTC).replace(tzinfo=None)
+    def time(self, value: datetime) -> Any:
+        """As the SQLAlchemy path stores it: SQLite, naive UTC text; PostgreSQL, a timestamptz."""
+        return db_time(value, self.dialect)
 
     def execute(self, text: str, params: dict[str, Any]) -> Any:
         cur = self.conn.cursor()

@@ -365,6 +365,33 @@ class EvalReader:
         return self.r.rows("SELECT * FROM eval_scores WHERE run_id = :id ORDER BY id", id=run_id)
 
 
+class ReportReader:
+    """Stored attribution and bisect reports (over a Reader's connection)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.r = reader
+
+    def get(self, report_id: str) -> dict[str, Any] | None:
+        """A report by id or unique id prefix; None if there is none (or the prefix is ambiguous)."""
+        rows = self.r.rows("SELECT * FROM attribution_reports WHERE id >= :lo AND id < :hi ORDER BY id LIMIT 2",
+                           lo=report_id, hi=report_id + "g")
+        exact = [r for r in rows if r["id"] == report_id]
+        found = exact[0] if exact else (rows[0] if len(rows) == 1 else None)
+        return None if found is None else self._decode(found)
+
+    def list(self, prompt: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        which = "" if prompt is None else " WHERE prompt = :prompt"
+        rows = self.r.rows(f"SELECT * FROM attribution_reports{which} ORDER BY created_at DESC, id LIMIT :limit",
+                           prompt=prompt, limit=limit)
+        return [self._decode(r) for r in rows]
+
+    @staticmethod
+    def _decode(row: dict[str, Any]) -> dict[str, Any]:
+        row["report"] = _json(row["report"])
+        row["created_at"] = _time(row["created_at"])
+        return row
+
+
 class AccessReader:
     """Read queries for users, tokens and label policies (over a Reader's connection)."""
 

@@ -304,3 +304,19 @@ class ScoreCacheRow(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime
 
+
+
+class AttributionReportRow(SQLModel, table=True):
+    """A stored change-attribution (or bisect) report: the JSON the CLI printed, kept for the TUI."""
+
+    __tablename__ = "attribution_reports"
+    __table_args__ = (Index("ix_attribution_reports_prompt", "prompt", "created_at"),)
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=20)             # attribution | bisect
+    prompt: str = Field(max_length=100)
+    before_pairing: str = Field(foreign_key="pairings.id", max_length=12)
+    after_pairing: str = Field(foreign_key="pairings.id", max_length=12)
+    suite: str = Field(max_length=300)
+    report: dict[str, Any] = _json()
+    actor: str = Field(max_length=200)
+    created_at: datetime

@@ -55,7 +55,8 @@ LAYERS = {  # a module in a layer may import only from its own layer and the one
     "services": {"storage", "templates", "core", "errors"},
     "runtime": {"services", "storage", "templates", "providers", "core", "errors"},
     "evals": {"runtime", "services", "storage", "templates", "providers", "core", "errors"},
-    "cli": {"evals", "runtime", "services", "storage", "templates", "providers", "core", "errors"},
+    "cli": {"tui", "evals", "runtime", "services", "storage", "templates", "providers", "core", "errors"},
+    "tui": {"evals", "runtime", "services", "storage", "templates", "providers", "core", "errors"},
     "server": {"services", "storage", "templates", "core", "errors"},
 }
 

@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from promptver.cli.common import local_only, registry
+from promptver.cli.evals import progress_bar
 from promptver.cli.output import emit_json, err, out, safe, table, when
 
 
@@ -91,8 +92,12 @@ def run(
             sides = attribution.sides_from_label(reg, ref, parse_time(start or ""), parse_time(end or "now"))
         else:
             sides = attribution.sides_from_pairings(reg, ref, after)
-        report = attribution.attribute(reg, sides, spec, repeats=repeats, jobs=jobs, use_cache=not no_cache,
-                                       announce=err)
+        progress, close = progress_bar(f"attribute {sides.before.prompt.name}")
+        try:
+            report = attribution.attribute(reg, sides, spec, repeats=repeats, jobs=jobs, use_cache=not no_cache,
+                                           progress=progress, announce=err)
+        finally:
+            close()
     _emit(report, as_json, markdown)
     raise typer.Exit(_exit_code(report))
 
@@ -155,6 +160,10 @@ def register(root: typer.Typer) -> None:
         local_only("bisect")
         spec = load_suite(suite)
         with registry() as reg:
-            report = bisect(reg, prompt, good, bad, spec, repeats=repeats, jobs=jobs, use_cache=not no_cache,
-                            announce=err)
+            progress, close = progress_bar(f"bisect {prompt}")
+            try:
+                report = bisect(reg, prompt, good, bad, spec, repeats=repeats, jobs=jobs, use_cache=not no_cache,
+                                progress=progress, announce=err)
+            finally:
+                close()
         _emit(report, as_json, markdown)

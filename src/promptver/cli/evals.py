@@ -84,7 +84,7 @@ def run(
     local_only("eval")
     spec = load_suite(suite)
     with registry() as reg:
-        progress, close = _progress(spec)
+        progress, close = progress_bar(f"eval {spec.name}")
         try:
             outcome = runs.start(reg, spec, jobs=jobs, use_cache=not no_cache, resume=resume, max_cost=max_cost,
                                  progress=progress, announce=err)
@@ -138,8 +138,8 @@ def _comparison(comparison: dict[str, Any]) -> None:
             out(f"    + {case}: fail -> pass")
 
 
-def _progress(spec: Any) -> tuple[Any, Any]:
-    """A live progress bar on stderr when it is a terminal; nothing otherwise."""
+def progress_bar(title: str) -> tuple[Any, Any]:
+    """A live progress bar on stderr when it is a terminal (nothing otherwise): (advance, stop)."""
     if not sys.stderr.isatty():
         return None, lambda: None
     from rich.console import Console
@@ -148,7 +148,7 @@ def _progress(spec: Any) -> tuple[Any, Any]:
     bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), console=Console(stderr=True), transient=True)
     bar.start()
-    task = bar.add_task(f"eval {spec.name}", total=None)
+    task = bar.add_task(title, total=None)
 
     def advance(outcome: Any) -> None:
         bar.advance(task)

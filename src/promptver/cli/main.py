@@ -7,7 +7,8 @@ import sys
 
 import typer
 
-from promptver.cli import access_cmds, attribute, evals, fetch, labels, lock, models, prompts, registry_cmds, serve
+from promptver.cli import (access_cmds, attribute, evals, fetch, labels, lock, models, prompts, registry_cmds, serve,
+                           tui_cmd)
 from promptver.errors import PromptverError
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.add_typer(access_cmds.tokens_app, name="token")
 serve.register(app)
 app.add_typer(evals.app, name="eval")
 attribute.register(app)
+tui_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,17 @@
+"""`promptver tui`: the terminal UI over the registry. Textual is imported only when it runs."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(root: typer.Typer) -> None:
+    @root.command("tui")
+    def tui() -> None:
+        """Browse, edit and diff prompt and model versions in a terminal UI (keyboard-first)."""
+        from promptver.cli.common import registry
+
+        with registry() as reg:
+            from promptver.tui.app import run
+
+            run(reg)

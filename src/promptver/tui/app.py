@@ -1,0 +1,74 @@
+"""The Textual application: holds the registry, runs its calls off the UI thread, shows errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import get_current_worker
+
+from promptver.errors import PromptverError
+from promptver.tui.modals import ErrorModal
+
+
+def error_text(exc: BaseException) -> str:
+    """A promptver error's own message; anything else named as the bug it is."""
+    if isinstance(exc, PromptverError):
+        return exc.message
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+class PromptverApp(App[None]):
+    """Browse, edit and diff the prompt and model versions of one registry.
+
+    ``registry`` is an open ``Registry`` (or ``RemoteRegistry``); the caller closes it.
+    """
+
+    TITLE = "promptver"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, registry: Any) -> None:
+        super().__init__()
+        self.registry = registry
+
+    def on_mount(self) -> None:
+        from promptver.tui.browse import BrowseScreen
+
+        self.push_screen(BrowseScreen())
+
+    # -- errors ---------------------------------------------------------------------------------
+    def show_error(self, exc: BaseException | str, title: str = "Error") -> None:
+        self.push_screen(ErrorModal(exc if isinstance(exc, str) else error_text(exc), title))
+
+    # -- registry calls off the UI thread -------------------------------------------------------
+    def background(self, call: Callable[[], Any], done: Callable[[Any], None], *, group: str = "registry",
+                   failed: Callable[[BaseException], None] | None = None) -> None:
+        """Run ``call()`` in a thread worker; then ``done(result)`` on the UI thread, or on an error
+        ``failed(exc)`` (default: the error modal). The newest call of a group wins."""
+
+        def work() -> None:
+            try:
+                outcome: tuple[Callable[..., None], tuple[Any, ...]] = (self._finish, (done, call()))
+            except Exception as exc:  # shown, never raised: the app must not crash
+                outcome = (self._finish_error, (exc, failed))
+            if get_current_worker().is_cancelled:  # a newer call of the group took over
+                return
+            self.call_from_thread(outcome[0], *outcome[1])
+
+        self.run_worker(work, thread=True, group=group, exclusive=True, exit_on_error=False, name=group)
+
+    def _finish(self, done: Callable[[Any], None], result: Any) -> None:
+        try:
+            done(result)
+        except Exception as exc:
+            self.show_error(exc)
+
+    def _finish_error(self, exc: BaseException, failed: Callable[[BaseException], None] | None) -> None:
+        (failed or self.show_error)(exc)
+
+
+def run(registry: Any) -> None:
+    """Run the app in the terminal over ``registry`` until the user quits."""
+    PromptverApp(registry).run()

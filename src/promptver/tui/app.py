@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,16 @@ def error_text(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+class RegistryScreen:
+    """Mixed into the screens: ``self.registry`` is the app's open registry."""
+
+    app: Any
+
+    @property
+    def registry(self) -> Any:
+        return self.app.registry
+
+
 class PromptverApp(App[None]):
     """Browse, edit and diff the prompt and model versions of one registry.
 
@@ -27,7 +38,9 @@ class PromptverApp(App[None]):
     """
 
     TITLE = "promptver"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    ENABLE_COMMAND_PALETTE = False  # every command has a key; the help screen lists them
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True),
+                Binding("question_mark,f1", "help", "Help")]
 
     def __init__(self, registry: Any) -> None:
         super().__init__()
@@ -37,6 +50,26 @@ class PromptverApp(App[None]):
         from promptver.tui.browse import BrowseScreen
 
         self.push_screen(BrowseScreen())
+
+    def action_help(self) -> None:
+        from promptver.tui.help import HelpScreen, key_rows
+
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        name = type(screen).__name__.removesuffix("Screen").removesuffix("Modal").lower() or "screen"
+        self.push_screen(HelpScreen(name, key_rows(screen)))
+
+    async def run_action(self, action: Any, default_namespace: Any = None) -> bool:
+        """Every key binding runs here: an error in an action goes to the modal instead of ending
+        the app (Textual stops a widget's message loop on an unhandled error)."""
+        try:
+            return await super().run_action(action, default_namespace)
+        except Exception as exc:
+            if os.environ.get("PROMPTVER_DEBUG"):
+                raise
+            self.show_error(exc)
+            return True
 
     # -- errors ---------------------------------------------------------------------------------
     def show_error(self, exc: BaseException | str, title: str = "Error") -> None:

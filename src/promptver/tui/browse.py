@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from promptver.tui.app import RegistryScreen
 from promptver.tui.text import literal, one_line, when
 
 
@@ -48,7 +49,8 @@ def matches(entry: dict[str, Any], query: str) -> bool:
     return query in entry["name"].lower() or any(query in tag.lower() for tag in entry["tags"])
 
 
-class BrowseScreen(Screen[None]):
+class BrowseScreen(RegistryScreen, Screen[None]):
+    AUTO_FOCUS = "#series"  # not the filter: its Input would take the letter keys
     DEFAULT_CSS = """
     BrowseScreen #left { width: 26; border-right: solid $primary; }
     BrowseScreen #series-kind, BrowseScreen #history-title { height: 1; text-style: bold; padding: 0 1; }
@@ -59,10 +61,14 @@ class BrowseScreen(Screen[None]):
     """
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
-        Binding("m", "toggle_kind", "Prompts/models"),
-        Binding("e", "edit", "Edit"),
+        Binding("m", "toggle_kind", "Prompts/models", show=False),  # the footer fits 80 columns;
+        Binding("e", "edit", "Edit"),                                # `?` lists every key
         Binding("d", "diff", "Diff"),
-        Binding("r", "reload", "Reload"),
+        Binding("l", "release", "Release"),
+        Binding("b", "rollback", "Rollback", show=False),
+        Binding("v", "evals", "Evals"),
+        Binding("a", "attribution", "Attribution"),
+        Binding("r", "reload", "Reload", show=False),
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
@@ -93,10 +99,6 @@ class BrowseScreen(Screen[None]):
         self._version_columns()
         self.load_series()
         self.query_one("#series", DataTable).focus()
-
-    @property
-    def registry(self) -> Any:
-        return self.app.registry  # type: ignore[attr-defined]
 
     def _version_columns(self) -> None:
         table = self.query_one("#versions", DataTable)
@@ -261,3 +263,38 @@ class BrowseScreen(Screen[None]):
         else:
             new = version.version
         self.app.push_screen(DiffScreen(self.kind, self.versions, old, new))
+
+    def action_release(self) -> None:
+        """Move a label to a pairing of the highlighted prompt version (tui/release.py)."""
+        from promptver.tui.release import ReleaseScreen
+
+        version = self.selected_version()
+        if version is None or self.kind != "prompt":
+            self.notify("select a prompt version first", severity="warning")
+            return
+        self.app.push_screen(ReleaseScreen(version), self._released)
+
+    def action_rollback(self) -> None:
+        """Move a label back to a pairing from its history (tui/release.py)."""
+        from promptver.tui.release import RollbackScreen
+
+        if self.kind != "prompt" or self.name_shown is None:
+            self.notify("select a prompt first", severity="warning")
+            return
+        self.app.push_screen(RollbackScreen(self.name_shown), self._released)
+
+    def _released(self, moved: Any) -> None:
+        if moved and self.wanted is not None:
+            self.load_history(self.wanted)
+
+    def action_evals(self) -> None:
+        """Eval runs: the matrix, drill-down, a new run (tui/evals_view.py)."""
+        from promptver.tui.evals_view import EvalsScreen
+
+        self.app.push_screen(EvalsScreen())
+
+    def action_attribution(self) -> None:
+        """Stored attribution reports, and a new one (tui/attribution_view.py)."""
+        from promptver.tui.attribution_view import AttributionScreen
+
+        self.app.push_screen(AttributionScreen(self.name_shown if self.kind == "prompt" else None))

@@ -1,0 +1,97 @@
+"""Pieces the evals and attribution screens share: the default suite file, the local-registry
+check, and the progress line of a run made in a thread worker (fed through ``call_from_thread``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import ProgressBar, Static
+
+from promptver.tui.text import literal
+
+LOCAL_ONLY = "evals need the local registry (unset PROMPTVER_URL to open the database itself)"
+_CALLS = re.compile(r"^(\d+) calls? to make")
+
+
+def background(node: Any, call: Callable[[], Any], done: Callable[[Any], None], *, group: str,
+               failed: Callable[[BaseException], None] | None = None) -> None:
+    """``PromptverApp.background`` from a screen: ``call()`` in a thread worker, ``done`` on the UI thread."""
+    node.app.background(call, done, group=group, failed=failed)
+
+
+def is_local(registry: Any) -> bool:
+    """A ``Registry`` over the database (evals write runs to it); a ``RemoteRegistry`` has no ``db``."""
+    return hasattr(registry, "db") and hasattr(registry, "reader")
+
+
+def default_suite(folder: Path | None = None) -> str:
+    """The first ``evals/*.yaml`` (or ``.yml``) under the current directory, relative; "" if none."""
+    base = Path.cwd() if folder is None else folder
+    found = sorted([*(base / "evals").glob("*.yaml"), *(base / "evals").glob("*.yml")])
+    return f"evals/{found[0].name}" if found else ""
+
+
+def calls_announced(message: str) -> int | None:
+    """The number of calls in ``evals.run.start``'s announcement ("12 calls to make (...)")."""
+    match = _CALLS.match(message.strip())
+    return int(match.group(1)) if match else None
+
+
+class RunProgress(Horizontal):
+    """A progress bar and a status line for one run at a time; hidden until a run starts."""
+
+    DEFAULT_CSS = """
+    RunProgress { height: 1; display: none; }
+    RunProgress.-shown { display: block; }
+    RunProgress ProgressBar { width: 38; }
+    RunProgress #run-status { width: 1fr; height: 1; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield ProgressBar(total=None, show_eta=False, id="run-bar")
+        yield Static("", id="run-status")
+
+    @property
+    def bar(self) -> ProgressBar:
+        return self.query_one("#run-bar", ProgressBar)
+
+    def begin(self, text: str) -> None:
+        self.add_class("-shown")
+        self.bar.update(total=None, progress=0)
+        self.say(text)
+
+    def say(self, text: str, style: str = "") -> None:
+        self.query_one("#run-status", Static).update(literal(text, style))
+
+    def announced(self, message: str) -> None:
+        total = calls_announced(message)
+        if total is not None:
+            self.bar.update(total=total, progress=0)
+        self.say(message)
+
+    def advance(self) -> None:
+        self.bar.advance(1)
+
+    def status(self) -> Text:
+        return self.query_one("#run-status", Static).content  # type: ignore[return-value]
+
+
+def thread_hooks(app: Any, alive: Callable[[], bool], advance: Callable[[], None],
+                 announced: Callable[[str], None]) -> tuple[Callable[[Any], None], Callable[[str], None]]:
+    """``progress`` and ``announce`` callbacks for ``evals.run.start`` running in a thread worker:
+    each hands its update to the UI thread. Once the screen is gone (or the app closed) they do
+    nothing, so leaving the screen never stops or breaks the run."""
+
+    def hand(update: Callable[..., None], *args: Any) -> None:
+        try:
+            app.call_from_thread(lambda: update(*args) if alive() else None)
+        except Exception:  # noqa: BLE001 - the app is shutting down: the run goes on without a bar
+            pass
+
+    return (lambda outcome: hand(advance)), (lambda message: hand(announced, str(message)))

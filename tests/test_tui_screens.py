@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -135,3 +136,29 @@ def test_snapshot_diff(snap_compare, fixed):
 
 def test_snapshot_help(snap_compare, fixed):
     assert _snap(snap_compare, fixed, keys=["question_mark"])
+
+
+def test_the_preview_takes_the_variables_of_a_chosen_test_case(fixed):
+    from textual.widgets import Select
+
+    from promptver.services import datasets
+
+    cases = [{"id": "late-order", "vars": {"company": "Acme [b]Corp[/b]", "question": "Where is order 42?"}},
+             {"id": "no-vars", "vars": {}}]
+    datasets.push(fixed, "support", cases, "a" * 64)
+
+    async def script(pilot):
+        select_series(pilot, "support-reply")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        screen = pilot.app.screen
+        picker = screen.query_one("#case", Select)
+        assert [label for label, _ in picker._options[1:]] == ["support/1: late-order", "support/1: no-vars"]
+        picker.value = "support/1: late-order"
+        await settle(pilot)
+        assert screen.query_one("#vars", Input).value == json.dumps(cases[0]["vars"])
+        preview = plain(screen.query_one("#preview"))
+        assert "Be brief with customers of Acme [b]Corp[/b]." in preview and "Where is order 42?" in preview
+
+    drive(PromptverApp(fixed), script)

@@ -156,7 +156,9 @@ class BrowseScreen(RegistryScreen, Screen[None]):
 
     def _show_history(self, name: str | None, versions: list[Any], labels: dict[int, list[str]]) -> None:
         self.name_shown, self.versions, self.labels = name, versions, labels
-        title = "" if name is None else f"{self.kind} {name}: {len(versions)} version(s)"
+        owner = next((e.get("owner") for e in self.entries if e["name"] == name), None)
+        title = "" if name is None else f"{self.kind} {name}: {len(versions)} version(s)" + (
+            f", owner {owner}" if owner else "")
         self.query_one("#history-title", Static).update(literal(title))
         table = self.query_one("#versions", DataTable)
         table.clear()

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TextArea
+from textual.widgets import Footer, Input, Select, Static, TextArea
 
 from promptver.core.diff import VersionDiff, diff_prompts
 from promptver.errors import InvalidValue, MissingVariables, PromptverError
@@ -22,6 +22,7 @@ from promptver.templates.specs import PromptSpec, with_defaults
 from promptver.tui.modals import ChangelogModal
 from promptver.tui.text import literal
 
+MAX_CASES = 500  # test cases offered for the preview's variables
 PREVIEW_SECONDS = 0.5  # the preview renders on every keystroke: a tighter bound than a real render
 
 
@@ -80,6 +81,26 @@ def render_preview(spec: PromptSpec, variables: dict[str, Any]) -> Text:
     return out
 
 
+def test_cases(registry: Any, limit: int = MAX_CASES) -> dict[str, dict[str, Any]]:
+    """The variables of the stored test cases (the latest version of every dataset), by
+    "dataset/N: case id"; none through a server (datasets live in the local registry)."""
+    from promptver.storage.reader import DatasetReader
+
+    reader = getattr(registry, "reader", None)
+    if reader is None:
+        return {}
+    datasets = DatasetReader(reader)
+    found: dict[str, dict[str, Any]] = {}
+    for name in datasets.names():
+        version = datasets.version(name)
+        for case in (version or {}).get("cases", []):
+            if len(found) >= limit:
+                return found
+            if isinstance(case, dict) and isinstance(case.get("vars"), dict):
+                found[f"{name}/{version['version']}: {case.get('id')}"] = case["vars"]  # type: ignore[index]
+    return found
+
+
 def edit_diff(parent: Any, spec: PromptSpec) -> VersionDiff:
     draft = SimpleNamespace(ref=f"{parent.name}/new", messages=spec.messages, variables=spec.variables,
                             tools=spec.tools, response_format=spec.response_format)
@@ -94,6 +115,7 @@ class EditorScreen(Screen[Any]):
     EditorScreen #editor { width: 1fr; }
     EditorScreen #side { width: 1fr; }
     EditorScreen #vars { height: 3; }
+    EditorScreen #case { height: 3; }
     EditorScreen #preview-box { height: 1fr; border-top: solid $primary; }
     EditorScreen #editor-error { height: auto; max-height: 6; color: $error; padding: 0 1; }
     """
@@ -106,6 +128,7 @@ class EditorScreen(Screen[Any]):
         super().__init__()
         self.version = version
         self.error: str = ""
+        self.cases: dict[str, dict[str, Any]] = {}  # "dataset/N: case id" -> its variables
 
     def compose(self) -> ComposeResult:
         yield Static(literal(f"editing {self.version.ref} (saving creates a new version)"), id="editor-title")
@@ -113,6 +136,7 @@ class EditorScreen(Screen[Any]):
             yield TextArea.code_editor(version_yaml(self.version), id="editor", soft_wrap=True,
                                          show_line_numbers=False)
             with Vertical(id="side"):
+                yield Select[str]([], prompt="variables of a test case…", id="case")
                 yield Input(placeholder='variables as JSON: {"company": "Acme"}', id="vars")
                 with VerticalScroll(id="preview-box"):
                     yield Static("", id="preview")
@@ -125,6 +149,17 @@ class EditorScreen(Screen[Any]):
             editor.language = "yaml"
         editor.focus()
         self.refresh_preview()
+        self.app.background(lambda: test_cases(self.app.registry), self._show_cases,  # type: ignore[attr-defined]
+                            group="cases", failed=lambda exc: None)  # no cases: type the variables
+
+    def _show_cases(self, cases: dict[str, dict[str, Any]]) -> None:
+        self.cases = cases
+        self.query_one("#case", Select).set_options((label, label) for label in cases)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """A test case fills the variables (and so the preview) with its own."""
+        if event.select.id == "case" and isinstance(event.value, str) and event.value in self.cases:
+            self.query_one("#vars", Input).value = json.dumps(self.cases[event.value], ensure_ascii=False)
 
     @property
     def text(self) -> str:
@@ -146,7 +181,8 @@ class EditorScreen(Screen[Any]):
         try:
             preview.update(render_preview(spec, preview_variables(spec, self.query_one("#vars", Input).value)))
         except PromptverError as exc:
-            hint = "\n(type the variables as a JSON object above)" if isinstance(exc, MissingVariables) else ""
+            hint = ("\n(pick a test case, or type the variables as a JSON object above)"
+                    if isinstance(exc, MissingVariables) else "")
             preview.update(literal(exc.message + hint, "italic"))
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:

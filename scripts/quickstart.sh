@@ -29,4 +29,4 @@ run promptver label history support-reply
 run promptver eval evals/support-reply.yaml       # replay the test set on the offline model
 run promptver attribute "$pairing" "$pairing2" --suite evals/support-reply.yaml   # prompt or model?
 run promptver verify
-printf '\nThe registry is in %s/.promptver/registry.db\n' "$work"
+printf '\nThe registry is in %s/.promptver/registry.db. Try: cd %s && promptver tui\n' "$work" "$work"

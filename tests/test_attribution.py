@@ -239,3 +239,19 @@ def test_a_suite_the_old_prompt_version_cannot_take_is_refused(project):
     (project.project / "evals" / "triage.jsonl").write_text(json.dumps({"id": "t2", "vars": {"tier": "x"}, "expected": "ok"}) + "\n")
     missing = project("attribute", after, before, "--suite", "evals/triage.yaml")  # the old one is now triage/2
     assert missing.code == 2 and "case 't2': missing variable(s) question" in missing.stderr
+
+
+def test_provider_errors_leave_cases_uncompared_and_exit_3(project, openai_stub):
+    project.push("You are a triage assistant.")
+    project.model("model-a")
+    before, _ = project.release("triage/1", "triage-llm/1")
+    project.push("You are a strict triage assistant.")
+    after, _ = project.release("triage/2", "triage-llm/1")
+    openai_stub.fail(400, match="triage c07")  # a request the provider refuses: not retried, not cached
+    result = project("attribute", before, after, "--suite", "evals/triage.yaml", "--json")
+    report = json.loads(result.stdout)
+    assert result.code == 3 and report["incomplete"] == ["c07"]
+    assert "c07" not in by_class(report) and by_class(report)["c01"] == "prompt"
+    check_effects_add_up(report)
+    text = project("attribute", "show", report["id"]).stdout
+    assert "1 not compared (provider errors): c07" in text

@@ -8,7 +8,7 @@ import typer
 def register(root: typer.Typer) -> None:
     @root.command("tui")
     def tui() -> None:
-        """Browse, edit and diff prompt and model versions in a terminal UI (keyboard-first)."""
+        """The terminal UI: browse, edit, diff, release, roll back, evals and attribution (keyboard-first)."""
         from promptver.cli.common import registry
 
         with registry() as reg:

@@ -43,18 +43,21 @@ class PromptverApp(App[None]):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True),
                 Binding("question_mark,f1", "help", "Help")]
 
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: Any, *, freeze_gc: bool = False) -> None:
+        """``freeze_gc``: the process is this app's (``run``), not a test's or a host's."""
         super().__init__()
         self.registry = registry
+        self.freeze_gc = freeze_gc
 
     def on_mount(self) -> None:
         from promptver.tui.browse import BrowseScreen
 
         self.push_screen(BrowseScreen())
-        # what is alive once the app is up (modules, Textual's machinery) lives as long as the app:
-        # move it out of the garbage collector's sight, or every full collection walks it again
-        # (one took 112 ms, the slowest prompt switch of bench_tui.py)
-        self.call_after_refresh(gc.freeze)
+        if self.freeze_gc:
+            # what is alive once the app is up (modules, Textual's machinery) lives as long as the
+            # process: move it out of the garbage collector's sight, or every full collection walks
+            # it again (one took 112 ms, the slowest prompt switch of bench_tui.py)
+            self.call_after_refresh(gc.freeze)
 
     def action_help(self) -> None:
         from promptver.tui.help import HelpScreen, key_rows
@@ -109,4 +112,4 @@ class PromptverApp(App[None]):
 
 def run(registry: Any) -> None:
     """Run the app in the terminal over ``registry`` until the user quits."""
-    PromptverApp(registry).run()
+    PromptverApp(registry, freeze_gc=True).run()

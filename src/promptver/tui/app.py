@@ -79,6 +79,13 @@ class PromptverApp(App[None]):
             self.show_error(exc)
             return True
 
+    def on_ui_call(self, message: Any) -> None:
+        """A function a worker thread posted (``tui/evals_shared.UiCall``): run it here."""
+        try:
+            message.fn()
+        except Exception as exc:
+            self.show_error(exc)
+
     # -- errors ---------------------------------------------------------------------------------
     def show_error(self, exc: BaseException | str, title: str = "Error") -> None:
         self.push_screen(ErrorModal(exc if isinstance(exc, str) else error_text(exc), title))

@@ -11,6 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
 from promptver.tui.text import literal
@@ -82,6 +83,15 @@ class RunProgress(Horizontal):
         return self.query_one("#run-status", Static).content  # type: ignore[return-value]
 
 
+class UiCall(Message):
+    """A function to run on the UI thread, posted from a worker thread (``post_message`` is
+    thread-safe and does not wait); ``PromptverApp.on_ui_call`` runs it."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        super().__init__()
+        self.fn = fn
+
+
 def thread_hooks(app: Any, alive: Callable[[], bool], advance: Callable[[], None],
                  announced: Callable[[str], None]) -> tuple[Callable[[Any], None], Callable[[str], None]]:
     """``progress`` and ``announce`` callbacks for ``evals.run.start`` running in a thread worker:
@@ -89,9 +99,8 @@ def thread_hooks(app: Any, alive: Callable[[], bool], advance: Callable[[], None
     nothing, so leaving the screen never stops or breaks the run."""
 
     def hand(update: Callable[..., None], *args: Any) -> None:
-        try:
-            app.call_from_thread(lambda: update(*args) if alive() else None)
-        except Exception:  # noqa: BLE001 - the app is shutting down: the run goes on without a bar
-            pass
+        # posted, not awaited (call_from_thread would hold the run's event loop for a round trip
+        # through the UI on every finished call)
+        app.post_message(UiCall(lambda: update(*args) if alive() else None))
 
     return (lambda outcome: hand(advance)), (lambda message: hand(announced, str(message)))

@@ -162,3 +162,32 @@ def test_the_preview_takes_the_variables_of_a_chosen_test_case(fixed):
         assert "Be brief with customers of Acme [b]Corp[/b]." in preview and "Where is order 42?" in preview
 
     drive(PromptverApp(fixed), script)
+
+
+def test_leaving_the_editor_with_unsaved_edits_asks_first(fixed):
+    from textual.widgets import TextArea
+
+    from promptver.tui.editor import EditorScreen
+    from promptver.tui.modals import ConfirmModal
+
+    async def script(pilot):
+        select_series(pilot, "support-reply")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        editor = pilot.app.screen
+        area = editor.query_one("#editor", TextArea)
+        area.text = area.text.replace("Be brief", "Be very brief")
+        await pilot.press("escape", "escape")  # out of the text area, then close: a question first
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, ConfirmModal)
+        await pilot.press("n")
+        assert pilot.app.screen is editor and "Be very brief" in area.text  # kept
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, BrowseScreen)
+
+    drive(PromptverApp(fixed), script)
+    assert len(fixed.log("prompt", "support-reply")) == 2  # nothing saved

@@ -19,7 +19,7 @@ from promptver.core.diff import VersionDiff, diff_prompts
 from promptver.errors import InvalidValue, MissingVariables, PromptverError
 from promptver.templates.files import parse_prompt_file
 from promptver.templates.specs import PromptSpec, with_defaults
-from promptver.tui.modals import ChangelogModal
+from promptver.tui.modals import ChangelogModal, ConfirmModal
 from promptver.tui.text import literal
 
 MAX_CASES = 500  # test cases offered for the preview's variables
@@ -129,11 +129,12 @@ class EditorScreen(Screen[Any]):
         self.version = version
         self.error: str = ""
         self.cases: dict[str, dict[str, Any]] = {}  # "dataset/N: case id" -> its variables
+        self.original = version_yaml(version)
 
     def compose(self) -> ComposeResult:
         yield Static(literal(f"editing {self.version.ref} (saving creates a new version)"), id="editor-title")
         with Horizontal():
-            yield TextArea.code_editor(version_yaml(self.version), id="editor", soft_wrap=True,
+            yield TextArea.code_editor(self.original, id="editor", soft_wrap=True,
                                          show_line_numbers=False)
             with Vertical(id="side"):
                 yield Select[str]([], prompt="variables of a test case…", id="case")
@@ -223,4 +224,9 @@ class EditorScreen(Screen[Any]):
         self.dismiss(pushed.version)
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        """Close; edits not saved are thrown away only after a yes."""
+        if self.text == self.original:
+            self.dismiss(None)
+            return
+        self.app.push_screen(ConfirmModal("Discard the edits you have not saved? (y / n)"),
+                             lambda yes: self.dismiss(None) if yes else None)

@@ -255,3 +255,17 @@ def test_provider_errors_leave_cases_uncompared_and_exit_3(project, openai_stub)
     check_effects_add_up(report)
     text = project("attribute", "show", report["id"]).stdout
     assert "1 not compared (provider errors): c07" in text
+
+
+def test_the_same_pairing_at_both_times_replays_nothing_and_says_why(project):
+    project.push("You are a triage assistant.")
+    project.model("model-a")
+    _, t0 = project.release("triage/1", "triage-llm/1")
+    time.sleep(0.02)
+    result = project("attribute", "triage@production", "--from", iso(time.time() - 0.01), "--suite",
+                     "evals/triage.yaml", "--json")
+    report = json.loads(result.stdout)
+    assert result.code == 0 and report["run"] is None and report["calls"] == 0
+    assert report["changed"] == {"prompt": False, "model": False}
+    assert report["notes"][0].startswith("nothing to attribute: both sides are pairing")
+    assert json.loads(project("eval", "list", "--json").stdout) == []  # nothing was replayed

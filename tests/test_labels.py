@@ -62,6 +62,19 @@ def test_rollback_and_remove(reg, pairs):
         labels.rollback(reg, "support-reply", "production", to_seq=9)
 
 
+def test_a_rollback_against_a_stale_head_is_refused_and_writes_nothing(reg, pairs):
+    a, b = pairs
+    labels.move(reg, "support-reply", "production", a)
+    labels.move(reg, "support-reply", "production", b)
+    seen = 2
+    labels.move(reg, "support-reply", "production", a, reason="someone else")  # event 3, after we looked
+    with pytest.raises(LabelConflict, match="was moved by tester"):
+        reg.rollback("support-reply", "production", to_seq=2, expected_seq=seen)
+    assert [e.seq for e in reg.label_history("support-reply", "production")] == [1, 2, 3]
+    event, moved = reg.rollback("support-reply", "production", to_seq=2, expected_seq=3)
+    assert moved and (event.seq, event.pairing_id) == (4, b)
+
+
 def test_label_errors(reg, pairs):
     a, _ = pairs
     with pytest.raises(NotFound, match="no pairing"):

@@ -398,7 +398,7 @@ def test_rollback_of_another_label_and_a_conflict(released):
         await pilot.press("ctrl+s")  # to event 1, but the label moved since the screen read it
         await settle(pilot)
         assert isinstance(app.screen, ErrorModal)
-        assert "was moved by ann (event 3)" in plain(app.screen.query_one("#error-message", Static))
+        assert "was moved by ann at" in plain(app.screen.query_one("#error-message", Static))
         await pilot.press("escape")
         await settle(pilot)
         assert [r[0] for r in cells(screen.query_one("#rb-history", DataTable))] == ["3*", "2", "1"]

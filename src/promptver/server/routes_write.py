@@ -80,4 +80,5 @@ def remove_label(request: Request, name: str, label: str, body: schemas.LabelRem
 @router.post("/prompts/{name}/labels/{label}/rollback")
 def rollback(request: Request, name: str, label: str, body: schemas.RollbackIn,
              principal: Principal = Depends(allow("release"))) -> JSONResponse:
-    return _moved(*registry(request, principal).rollback(name, label, reason=body.reason, to_seq=body.to))
+    return _moved(*registry(request, principal).rollback(name, label, reason=body.reason, to_seq=body.to,
+                                                         expected_seq=body.expected_seq))

@@ -62,6 +62,7 @@ class LabelRemoveIn(Strict):
 class RollbackIn(Strict):
     reason: str = ""
     to: int | None = None
+    expected_seq: int | None = None  # the head event the caller saw: 409 if the label moved since
 
 
 class UserIn(Strict):

@@ -68,12 +68,16 @@ def move(reg: Registry, prompt: str, label: str, pairing_ref: str | None, *, rea
     return event, True
 
 
-def rollback(reg: Registry, prompt: str, label: str, *, reason: str = "", to_seq: int | None = None) -> tuple[LabelEvent, bool]:
-    """Move ``label`` back to the target it had before its latest move (or at event ``to_seq``)."""
+def rollback(reg: Registry, prompt: str, label: str, *, reason: str = "", to_seq: int | None = None,
+             expected_seq: int | None = None) -> tuple[LabelEvent, bool]:
+    """Move ``label`` back to the target it had before its latest move (or at event ``to_seq``).
+    ``expected_seq``: the head event the caller saw; if the label moved since, LabelConflict."""
     history = reg.reader.label_history(prompt, label)
     if not history:
         raise NotFound(f"{prompt} has no label {label!r} to roll back")
     current = history[-1]
+    if expected_seq is not None and current.seq != expected_seq:
+        raise _conflict(reg, prompt, label)
     if to_seq is not None:
         chosen = next((e for e in history if e.seq == to_seq), None)
         if chosen is None:

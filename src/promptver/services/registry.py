@@ -183,10 +183,11 @@ class Registry:
         action = "label.set" if pairing is not None else "label.remove"
         return labels.move(self, prompt, label, pairing, reason=reason, action=action, **kwargs)
 
-    def rollback(self, prompt: str, label: str, *, reason: str = "", to_seq: int | None = None) -> tuple[LabelEvent, bool]:
+    def rollback(self, prompt: str, label: str, *, reason: str = "", to_seq: int | None = None,
+                 expected_seq: int | None = None) -> tuple[LabelEvent, bool]:
         from promptver.services import labels
 
-        return labels.rollback(self, prompt, label, reason=reason, to_seq=to_seq)
+        return labels.rollback(self, prompt, label, reason=reason, to_seq=to_seq, expected_seq=expected_seq)
 
     # -- writes ---------------------------------------------------------------------------------
     def push_prompt(self, spec: PromptSpec, *, message: str = "", parent: str | None = None,

@@ -193,9 +193,10 @@ class RemoteRegistry:
             data = self._call("PUT", base, json={"pairing": pairing, "reason": reason, "expected_seq": expected_seq})
         return _event(data), bool(data["moved"])
 
-    def rollback(self, prompt: str, label: str, *, reason: str = "", to_seq: int | None = None) -> tuple[LabelEvent, bool]:
+    def rollback(self, prompt: str, label: str, *, reason: str = "", to_seq: int | None = None,
+                 expected_seq: int | None = None) -> tuple[LabelEvent, bool]:
         data = self._call("POST", f"/v1/prompts/{quote(prompt)}/labels/{quote(label)}/rollback",
-                          json={"reason": reason, "to": to_seq})
+                          json={"reason": reason, "to": to_seq, "expected_seq": expected_seq})
         return _event(data), bool(data["moved"])
 
     # -- access administration ------------------------------------------------------------------

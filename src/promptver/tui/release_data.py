@@ -10,7 +10,6 @@ from typing import Any
 
 from promptver.core.diff import VersionDiff, diff_models, diff_prompts
 from promptver.core.types import LabelEvent, Pairing
-from promptver.errors import LabelConflict
 
 
 def label_heads(registry: Any, prompt: str) -> dict[str, LabelEvent]:
@@ -136,18 +135,8 @@ def label_log(registry: Any, prompt: str, label: str) -> LabelLog:
     return LabelLog(events, {i: registry.pairing(i) for i in sorted(ids)})
 
 
-def check_unmoved(registry: Any, prompt: str, label: str, seen: int) -> None:
-    """LabelConflict when ``label``'s head is no longer event ``seen`` (it moved since it was read)."""
-    events = registry.label_history(prompt, label)
-    head = max(events, key=lambda e: e.seq) if events else None
-    now = head.seq if head is not None else 0
-    if now != seen:
-        who = f" by {head.actor} (event {head.seq})" if head is not None else ""
-        raise LabelConflict(f"label {label!r} of {prompt} was moved{who} since this screen read it; "
-                            "nothing was written: look at the reloaded history and retry")
-
-
 def rollback_checked(registry: Any, prompt: str, label: str, seen: int, to_seq: int, reason: str) -> tuple[Any, bool]:
-    """Roll ``label`` back to event ``to_seq`` unless it moved since the screen read head ``seen``."""
-    check_unmoved(registry, prompt, label, seen)
-    return registry.rollback(prompt, label, reason=reason, to_seq=to_seq)  # type: ignore[no-any-return]
+    """Roll ``label`` back to event ``to_seq`` unless it moved since the screen read head ``seen``
+    (compare-and-set in the same write transaction as the move)."""
+    return registry.rollback(prompt, label, reason=reason, to_seq=to_seq,  # type: ignore[no-any-return]
+                             expected_seq=seen)

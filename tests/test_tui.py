@@ -42,6 +42,17 @@ async def settle(pilot, rounds=3):
         await pilot.pause()
 
 
+async def until(pilot, condition, timeout=20.0):
+    """Let the app run until ``condition()`` holds (a background run finishing), or fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.05)
+    await settle(pilot)
+
+
 def cells(table: DataTable) -> list[list[str]]:
     return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
 

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("textual")
 
-from test_tui import cells, drive, settle  # noqa: E402
+from test_tui import cells, drive, settle, until  # noqa: E402
 from textual.widgets import DataTable, Input, Static  # noqa: E402
 
 from promptver.services.registry import Registry  # noqa: E402
@@ -102,7 +102,7 @@ def test_an_attribution_started_from_the_screen_is_stored_and_selected(moved, re
         assert values["start"] > moved.before  # just before the label's last move
         modal.query_one("#field-repeats", Input).focus()
         await pilot.press("enter")  # enter on the last field starts it
-        await settle(pilot, rounds=6)
+        await until(pilot, lambda: not screen.running and screen.selected_report() is not None)
         assert pilot.app.screen is screen and not screen.running
         stored = ReportReader(registry.reader).list("support-reply")
         assert len(stored) == 1

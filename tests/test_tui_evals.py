@@ -10,7 +10,7 @@ from conftest import write_suite
 
 pytest.importorskip("textual")
 
-from test_tui import cells, drive, screen_text, settle  # noqa: E402
+from test_tui import cells, drive, screen_text, settle, until  # noqa: E402
 from textual.widgets import DataTable, Input, Static  # noqa: E402
 
 from promptver.services.registry import Registry  # noqa: E402
@@ -149,7 +149,7 @@ def test_a_run_started_from_the_screen_completes_and_is_selected(example, regist
         assert isinstance(modal, SuiteModal)
         assert modal.query_one("#suite-path", Input).value == "evals/support-reply.yaml"
         await pilot.press("enter")
-        await settle(pilot, rounds=6)
+        await until(pilot, lambda: not screen.running and screen.selected_run() is not None)
         assert pilot.app.screen is screen and not screen.running
         runs = EvalReader(registry.reader).runs()
         assert len(runs) == 1 and runs[0]["state"] == "completed"

@@ -123,8 +123,9 @@ class Executor:
                 await self._saving
                 self._saving = None
             batch, self.buffer = self.buffer, []
-            if batch:
-                self._saving = asyncio.ensure_future(asyncio.to_thread(self._save, batch))
+            if batch:  # handed to the thread now (not when a task first runs): a batch taken from
+                # the buffer is saved even if Ctrl-C cancels everything a moment later
+                self._saving = asyncio.get_running_loop().run_in_executor(None, self._save, batch)
 
     def _save(self, batch: list[Outcome]) -> None:
         try:

@@ -9,6 +9,7 @@ from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.worker import get_current_worker
 
 from promptver.errors import PromptverError
@@ -20,6 +21,15 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, PromptverError):
         return exc.message
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+class UiCall(Message):
+    """A function to run on the UI thread, posted from a worker thread. ``post_message`` is
+    thread-safe, does not wait, and keeps order: a run's progress, then its result."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        super().__init__()
+        self.fn = fn
 
 
 class RegistryScreen:
@@ -79,8 +89,8 @@ class PromptverApp(App[None]):
             self.show_error(exc)
             return True
 
-    def on_ui_call(self, message: Any) -> None:
-        """A function a worker thread posted (``tui/evals_shared.UiCall``): run it here."""
+    def on_ui_call(self, message: UiCall) -> None:
+        """A function a worker thread posted: run it here."""
         try:
             message.fn()
         except Exception as exc:
@@ -103,7 +113,8 @@ class PromptverApp(App[None]):
                 outcome = (self._finish_error, (exc, failed))
             if get_current_worker().is_cancelled:  # a newer call of the group took over
                 return
-            self.call_from_thread(outcome[0], *outcome[1])
+            handler, args = outcome
+            self.post_message(UiCall(lambda: handler(*args)))  # after anything the call posted
 
         self.run_worker(work, thread=True, group=group, exclusive=True, exit_on_error=False, name=group)
 

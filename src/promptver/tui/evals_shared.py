@@ -11,9 +11,9 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
+from promptver.tui.app import UiCall
 from promptver.tui.text import literal
 
 LOCAL_ONLY = "evals need the local registry (unset PROMPTVER_URL to open the database itself)"
@@ -81,15 +81,6 @@ class RunProgress(Horizontal):
 
     def status(self) -> Text:
         return self.query_one("#run-status", Static).content  # type: ignore[return-value]
-
-
-class UiCall(Message):
-    """A function to run on the UI thread, posted from a worker thread (``post_message`` is
-    thread-safe and does not wait); ``PromptverApp.on_ui_call`` runs it."""
-
-    def __init__(self, fn: Callable[[], None]) -> None:
-        super().__init__()
-        self.fn = fn
 
 
 def thread_hooks(app: Any, alive: Callable[[], bool], advance: Callable[[], None],

@@ -95,7 +95,9 @@ class BrowseScreen(RegistryScreen, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#series", DataTable).add_columns("name", "latest")
+        series = self.query_one("#series", DataTable)
+        series.add_column("name", width=15)  # fixed widths: nothing to measure when 1,000 rows arrive
+        series.add_column("latest", width=6)
         self._version_columns()
         self.load_series()
         self.query_one("#series", DataTable).focus()
@@ -107,7 +109,7 @@ class BrowseScreen(RegistryScreen, Screen[None]):
         table.add_column("author", width=8)
         table.add_column("created", width=11)
         table.add_column("labels" if self.kind == "prompt" else "model", width=14)
-        table.add_column("message")
+        table.add_column("message", width=40)  # fixed, like the others: the detail below shows it whole
 
     # -- loading --------------------------------------------------------------------------------
     def load_series(self) -> None:

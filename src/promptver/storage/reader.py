@@ -331,6 +331,12 @@ class EvalReader:
                                              suite=suite, limit=limit)]
         return [self.run(i) for i in ids]  # type: ignore[misc]
 
+    def latest_run_for(self, pairing_id: str) -> str | None:
+        """The id of the newest run (of any suite) with results for ``pairing_id``."""
+        return self.r.scalar(
+            "SELECT r.id FROM eval_runs r WHERE EXISTS (SELECT 1 FROM eval_results x WHERE x.pairing_id = :p "
+            "AND x.run_id = r.id) ORDER BY r.created_at DESC, r.id DESC LIMIT 1", p=pairing_id)
+
     def passing_run(self, suite: str, pairing_id: str) -> tuple[str | None, str]:
         """(the id of the latest complete run of ``suite`` in which ``pairing_id`` passed, or None;
         why the latest run that evaluated it does not count)."""

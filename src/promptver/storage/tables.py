@@ -252,7 +252,8 @@ class EvalResultRow(SQLModel, table=True):
     """One model call of a run: a case, a pairing, a repeat."""
 
     __tablename__ = "eval_results"
-    __table_args__ = (UniqueConstraint("run_id", "pairing_id", "case_id", "repeat", name="uq_eval_results_cell"),)
+    __table_args__ = (UniqueConstraint("run_id", "pairing_id", "case_id", "repeat", name="uq_eval_results_cell"),
+                      Index("ix_eval_results_pairing", "pairing_id", "run_id"))
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(foreign_key="eval_runs.id", index=True, max_length=32)
     pairing_id: str = Field(foreign_key="pairings.id", max_length=12)

@@ -78,18 +78,16 @@ def latest_eval(registry: Any, pairing_id: str) -> EvalSummary | str | None:
         return LOCAL_ONLY
     from promptver.storage.reader import EvalReader
 
-    row = reader.row(
-        "SELECT r.id FROM eval_runs r WHERE EXISTS (SELECT 1 FROM eval_results x WHERE x.run_id = r.id "
-        "AND x.pairing_id = :p) ORDER BY r.created_at DESC, r.id DESC LIMIT 1", p=pairing_id)
-    if row is None:
-        return None
     evals = EvalReader(reader)
-    run = evals.run(row["id"]) or {}
-    results = [r for r in evals.results(row["id"]) if r["pairing_id"] == pairing_id]
-    failed_scores = {s["result_id"] for s in evals.scores(row["id"]) if not s["passed"]}
+    run_id = evals.latest_run_for(pairing_id)
+    if run_id is None:
+        return None
+    run = evals.run(run_id) or {}
+    results = [r for r in evals.results(run_id) if r["pairing_id"] == pairing_id]
+    failed_scores = {s["result_id"] for s in evals.scores(run_id) if not s["passed"]}
     errors = sum(1 for r in results if r["error"])
     passed = sum(1 for r in results if not r["error"] and r["id"] not in failed_scores)
-    return EvalSummary(row["id"], run.get("suite", ""), run.get("created_at"), run.get("state"),
+    return EvalSummary(run_id, run.get("suite", ""), run.get("created_at"), run.get("state"),
                        len(results), errors, passed)
 
 

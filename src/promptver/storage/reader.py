@@ -331,6 +331,17 @@ class EvalReader:
                                              suite=suite, limit=limit)]
         return [self.run(i) for i in ids]  # type: ignore[misc]
 
+    def pairing_counts(self, run_id: str, pairing_id: str) -> tuple[int, int, int]:
+        """(results, errors, passed) of one pairing in one run: a result passes when it has no error
+        and every score passed (a result without scores passes), as the release gate counts."""
+        rows = self.r.rows(
+            "SELECT r.id, r.error, MIN(CASE WHEN s.passed THEN 1 ELSE 0 END) AS ok FROM eval_results r "
+            "LEFT JOIN eval_scores s ON s.result_id = r.id WHERE r.run_id = :run AND r.pairing_id = :p "
+            "GROUP BY r.id, r.error", run=run_id, p=pairing_id)
+        errors = sum(1 for r in rows if r["error"])
+        passed = sum(1 for r in rows if not r["error"] and r["ok"] in (1, None))
+        return len(rows), errors, passed
+
     def latest_run_for(self, pairing_id: str) -> str | None:
         """The id of the newest run (of any suite) with results for ``pairing_id``."""
         return self.r.scalar(
@@ -345,17 +356,13 @@ class EvalReader:
             pairings = run["plan"].get("fingerprint", {}).get("pairings", [])
             if run["state"] != "completed" or pairing_id not in pairings:
                 continue
-            rows = self.r.rows(
-                "SELECT r.id, r.error, MIN(CASE WHEN s.passed THEN 1 ELSE 0 END) AS ok FROM eval_results r "
-                "LEFT JOIN eval_scores s ON s.result_id = r.id WHERE r.run_id = :run AND r.pairing_id = :p "
-                "GROUP BY r.id, r.error", run=run["id"], p=pairing_id)
+            results, errors, passed = self.pairing_counts(run["id"], pairing_id)
             expected = int(run["plan"].get("calls") or 0) // max(len(pairings), 1)
-            errors = sum(1 for r in rows if r["error"])
-            scored = [r for r in rows if not r["error"]]
-            rate = sum(1 for r in scored if r["ok"] in (1, None)) / len(scored) if scored else 0.0
+            scored = results - errors
+            rate = passed / scored if scored else 0.0
             need = run["plan"].get("min_pass_rate")
             need = 1.0 if need is None else float(need)
-            if len(rows) < expected or errors:
+            if results < expected or errors:
                 why = f"run {run['id']} of suite {suite!r} is incomplete for pairing {pairing_id} ({errors} errors)"
             elif rate < need:
                 why = f"in run {run['id']} of suite {suite!r}, pairing {pairing_id} passed {rate:.0%} (needs {need:.0%})"

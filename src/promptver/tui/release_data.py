@@ -83,12 +83,8 @@ def latest_eval(registry: Any, pairing_id: str) -> EvalSummary | str | None:
     if run_id is None:
         return None
     run = evals.run(run_id) or {}
-    results = [r for r in evals.results(run_id) if r["pairing_id"] == pairing_id]
-    failed_scores = {s["result_id"] for s in evals.scores(run_id) if not s["passed"]}
-    errors = sum(1 for r in results if r["error"])
-    passed = sum(1 for r in results if not r["error"] and r["id"] not in failed_scores)
     return EvalSummary(run_id, run.get("suite", ""), run.get("created_at"), run.get("state"),
-                       len(results), errors, passed)
+                       *evals.pairing_counts(run_id, pairing_id))
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from promptver.tui.app import RegistryScreen
 from promptver.errors import InvalidValue, PromptverError
-from promptver.tui.evals_shared import LOCAL_ONLY, RunProgress, background, default_suite, is_local, thread_hooks
+from promptver.tui.app import RegistryScreen
+from promptver.tui.evals_shared import LOCAL_ONLY, RunProgress, default_suite, is_local, thread_hooks
 from promptver.tui.text import literal, when
 
 FIELDS = [("ref", "label ref", "NAME@LABEL"), ("start", "from", "ISO 8601, e.g. 2026-11-20T14:00:00Z"),
@@ -194,7 +194,7 @@ class AttributionScreen(RegistryScreen, Screen[None]):
     def load_reports(self, select: str | None = None) -> None:
         self._select_after_load = select
         registry, prompt = self.registry, self.prompt
-        background(self, lambda: fetch_reports(registry, prompt), self._show_reports, group="attribution-reports")
+        self.app.background(lambda: fetch_reports(registry, prompt), self._show_reports, group="attribution-reports")
 
     def _show_reports(self, reports: list[dict[str, Any]]) -> None:
         current = self.selected_report()
@@ -242,7 +242,7 @@ class AttributionScreen(RegistryScreen, Screen[None]):
             self.notify("an attribution is in progress", severity="warning")
             return
         registry, prompt = self.registry, self.prompt
-        background(self, lambda: form_defaults(registry, prompt),
+        self.app.background(lambda: form_defaults(registry, prompt),
                    lambda defaults: self.app.push_screen(AttributionModal(defaults), self._start),
                    group="attribution-form")
 
@@ -254,7 +254,7 @@ class AttributionScreen(RegistryScreen, Screen[None]):
         self.running = True
         registry = self.registry
         progress, announce = thread_hooks(self.app, self._alive, progress_line.advance, progress_line.announced)
-        background(self, lambda: run_attribution(registry, form, progress, announce), self._done,
+        self.app.background(lambda: run_attribution(registry, form, progress, announce), self._done,
                    group="attribution-run", failed=self._failed)
 
     def _done(self, report: dict[str, Any]) -> None:

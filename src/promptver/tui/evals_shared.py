@@ -1,5 +1,5 @@
 """Pieces the evals and attribution screens share: the default suite file, the local-registry
-check, and the progress line of a run made in a thread worker (fed through ``call_from_thread``)."""
+check, and the progress line of a run made in a thread worker (fed through posted ``UiCall``s)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,6 @@ from promptver.tui.text import literal
 
 LOCAL_ONLY = "evals need the local registry (unset PROMPTVER_URL to open the database itself)"
 _CALLS = re.compile(r"^(\d+) calls? to make")
-
-
-def background(node: Any, call: Callable[[], Any], done: Callable[[Any], None], *, group: str,
-               failed: Callable[[BaseException], None] | None = None) -> None:
-    """``PromptverApp.background`` from a screen: ``call()`` in a thread worker, ``done`` on the UI thread."""
-    node.app.background(call, done, group=group, failed=failed)
 
 
 def is_local(registry: Any) -> bool:

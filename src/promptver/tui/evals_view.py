@@ -14,17 +14,17 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from promptver.tui.app import RegistryScreen
 from promptver.evals.outputs import CaseRow
+from promptver.tui.app import RegistryScreen
 from promptver.tui.evals_data import Matrix, fetch_cases, fetch_matrix, fetch_result, fetch_runs
-from promptver.tui.evals_shared import LOCAL_ONLY, RunProgress, background, default_suite, is_local, thread_hooks
+from promptver.tui.evals_shared import LOCAL_ONLY, RunProgress, default_suite, is_local, thread_hooks
 from promptver.tui.text import literal, one_line, when
 
 REGRESSED = "bold red"
 STATE_STYLE = {"completed": "green", "interrupted": "yellow", "failed": "red", "running": "cyan", "resumed": "cyan"}
 
 
-class SuiteModal(RegistryScreen, ModalScreen["str | None"]):
+class SuiteModal(ModalScreen["str | None"]):
     """Asks for a suite file path (None: cancelled)."""
 
     DEFAULT_CSS = """
@@ -103,7 +103,7 @@ class EvalsScreen(RegistryScreen, Screen[None]):
     def load_runs(self, select: str | None = None) -> None:
         self._select_after_load = select
         registry = self.registry
-        background(self, lambda: fetch_runs(registry), self._show_runs, group="eval-runs")
+        self.app.background(lambda: fetch_runs(registry), self._show_runs, group="eval-runs")
 
     def _show_runs(self, runs: list[dict[str, Any]]) -> None:
         self.runs = runs
@@ -138,7 +138,7 @@ class EvalsScreen(RegistryScreen, Screen[None]):
     def load_matrix(self, run_id: str) -> None:
         self.wanted = run_id
         registry = self.registry
-        background(self, lambda: fetch_matrix(registry, run_id), lambda got: self._loaded_matrix(run_id, got),
+        self.app.background(lambda: fetch_matrix(registry, run_id), lambda got: self._loaded_matrix(run_id, got),
                    group="eval-matrix")
 
     def _loaded_matrix(self, run_id: str, matrix: Matrix) -> None:
@@ -257,7 +257,7 @@ class EvalsScreen(RegistryScreen, Screen[None]):
             suite = load_suite(Path(path))
             return start(registry, suite, progress=progress, announce=announce)
 
-        background(self, call, self._run_done, group="eval-start", failed=self._run_failed)
+        self.app.background(call, self._run_done, group="eval-start", failed=self._run_failed)
 
     def _run_done(self, outcome: Any) -> None:
         self.running = False
@@ -276,7 +276,7 @@ class EvalsScreen(RegistryScreen, Screen[None]):
         self.app.show_error(exc)  # type: ignore[attr-defined]
 
 
-class CasesScreen(RegistryScreen, Screen[None]):
+class CasesScreen(Screen[None]):
     """The results of one cell: case, passed, the output's first line, the error; enter: one in full."""
 
     DEFAULT_CSS = """
@@ -308,7 +308,7 @@ class CasesScreen(RegistryScreen, Screen[None]):
         table.focus()
         registry = self.app.registry  # type: ignore[attr-defined]
         run_id, pairing = self.run_id, self.cell.cell.pairing_id
-        background(self, lambda: fetch_cases(registry, run_id, pairing), self._show, group="eval-cases")
+        self.app.background(lambda: fetch_cases(registry, run_id, pairing), self._show, group="eval-cases")
 
     def _show(self, rows: list[CaseRow]) -> None:
         self.rows = rows
@@ -330,7 +330,7 @@ class CasesScreen(RegistryScreen, Screen[None]):
         self.dismiss(None)
 
 
-class ResultScreen(RegistryScreen, Screen[None]):
+class ResultScreen(Screen[None]):
     """One result: the whole output (literally), the error, each scorer's value and detail."""
 
     DEFAULT_CSS = """
@@ -353,7 +353,7 @@ class ResultScreen(RegistryScreen, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#result-box", VerticalScroll).focus()
         registry, run_id, row = self.app.registry, self.run_id, self.row  # type: ignore[attr-defined]
-        background(self, lambda: fetch_result(registry, run_id, row), self._show, group="eval-result")
+        self.app.background(lambda: fetch_result(registry, run_id, row), self._show, group="eval-result")
 
     def _show(self, got: dict[str, Any]) -> None:
         self.query_one("#result-text", Static).update(result_text(got))

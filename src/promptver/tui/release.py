@@ -15,9 +15,9 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Select, Static
 from textual.widgets.select import NoSelection
 
-from promptver.tui.app import RegistryScreen
 from promptver.core.types import LabelEvent, Pairing
 from promptver.errors import LabelConflict
+from promptver.tui.app import RegistryScreen
 from promptver.tui.modals import diff_text
 from promptver.tui.release_data import (
     LOCAL_ONLY,

@@ -93,7 +93,7 @@ def attribute(reg: Any, sides: Sides, suite: Suite, *, repeats: int | None = Non
                       examples={}, nondeterministic=[], incomplete=[], calls=0, cached=0)
         store_report(reg, report, suite, before.id, after.id)
         return report
-    check_inputs(reg, suite, before.prompt, after.prompt)
+    check_inputs(suite, before.prompt, after.prompt)
     prompts = [before.prompt, after.prompt] if prompt_changed else [before.prompt]
     models = [before.model, after.model] if model_changed else [before.model]
     corners = _corners(before, after, prompt_changed, model_changed)
@@ -103,11 +103,10 @@ def attribute(reg: Any, sides: Sides, suite: Suite, *, repeats: int | None = Non
                                f"so every change is the {which}'s")
     grid = replay(reg, suite, prompts, models, repeats=repeats, jobs=jobs, use_cache=use_cache, progress=progress,
                   announce=announce)
-    count = (repeats or suite.repeats)
-    if count == 1:
+    if grid.repeats == 1:
         report["notes"].append("1 repeat per cell: noise cannot be told apart from change; use --repeats 3 or "
                                "more if the model is not deterministic")
-    report.update(run=grid.run_id, repeats=count, calls=grid.calls, cached=grid.cached, state=grid.state,
+    report.update(run=grid.run_id, repeats=grid.repeats, calls=grid.calls, cached=grid.cached, state=grid.state,
                   corners={name: {"pairing": grid.cells.get((p.id, m.id)), "prompt": p.ref, "model": m.ref}
                            for name, (p, m) in corners.items()})
     report.update(_analyse(grid, corners))

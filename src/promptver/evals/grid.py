@@ -37,6 +37,7 @@ class Grid:
     cached: int = 0
     calls: int = 0
     state: str = "completed"                                            # or interrupted (Ctrl-C)
+    repeats: int = 1
 
     def attempts(self, prompt: Any, model: Any, case: str) -> list[Attempt]:
         return self.results.get((prompt.id, model.id), {}).get(case, [])
@@ -53,7 +54,7 @@ def variant(suite: Suite, prompts: list[Any], models: list[Any], repeats: int | 
     return replace(suite, prompts=prompt_refs, models=model_refs, repeats=count, raw=raw)
 
 
-def check_inputs(reg: Any, suite: Suite, old: Any, new: Any) -> None:
+def check_inputs(suite: Suite, old: Any, new: Any) -> None:
     """Refuse a suite whose cases set variables the new prompt version takes and the old one does
     not: the two versions take different inputs, so one test set cannot replay both."""
     from promptver.evals.datasets import load_cases
@@ -98,4 +99,5 @@ def replay(reg: Any, suite: Suite, prompts: list[Any], models: list[Any], *, rep
         for attempts in per_case.values():
             attempts.sort(key=lambda a: a.repeat)
     return Grid(outcome.run_id, {v: k for k, v in by_pairing.items()}, results, [s.name for s in plan.scorers],
-                [c.id for c in plan.cases], cached, len(plan.jobs), outcome.state)
+                [c.id for c in plan.cases], cached, len(plan.jobs), outcome.state,
+                plan.suite.repeats)

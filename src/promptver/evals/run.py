@@ -43,9 +43,29 @@ def start(reg: Any, suite: Suite, *, jobs: int | None = None, use_cache: bool = 
           cases: Collection[str] | None = None) -> RunOutcome:
     """Run (or resume) ``suite``; ``cases``: only these case ids of its dataset (bisect uses it)."""
     try:
-        plan = build_plan(reg, suite)
+        plan, store, done, todo = _prepare(reg, suite, resume, max_cost, announce, cases)
     except (RegistryBusy, RegistryUnavailable) as exc:
         raise RunIncomplete(f"{exc.message}; nothing was run") from exc
+    run_id = store.run_id
+    executor = Executor(plan, store, jobs=jobs or suite.concurrency or default_jobs(plan), use_cache=use_cache,
+                        progress=progress)
+    try:
+        outcomes = asyncio.run(executor.run(todo))
+    except KeyboardInterrupt:
+        store.event("interrupted")
+        return RunOutcome(run_id, plan, [], "interrupted", len(done))
+    except (RegistryBusy, RegistryUnavailable) as exc:
+        raise _stopped(reg, store, suite, exc) from exc
+    errors = sum(1 for o in outcomes if o.result.error)
+    store.event("completed", calls=len(outcomes), errors=errors)
+    return RunOutcome(run_id, plan, outcomes, "completed", len(done))
+
+
+def _prepare(reg: Any, suite: Suite, resume: str | None, max_cost: float | None, announce: Any,
+             cases: Collection[str] | None) -> tuple[Plan, RunStore, set[tuple[str, str, int]], list[Any]]:
+    """Everything before the first call: the plan (a case subset), what a resumed run has done,
+    the cost check, and the run's record. Nothing here has called a model."""
+    plan = build_plan(reg, suite)
     if cases is not None:
         wanted = set(cases)
         plan.jobs = [j for j in plan.jobs if j.case.id in wanted]
@@ -73,27 +93,13 @@ def start(reg: Any, suite: Suite, *, jobs: int | None = None, use_cache: bool = 
         cost = "unknown" if estimate is None else f"about ${estimate:.4f}"
         announce(f"{len(todo)} calls to make ({len(plan.jobs) - len(todo)} already done), estimated cost {cost}")
     store = RunStore(reg, run_id, plan.scorers)
-    try:
-        if not resume:
-            store.record_run(suite=suite.name, suite_hash=suite.hash, dataset_version_id=plan.dataset.id,
-                             plan={"fingerprint": plan.fingerprint, "path": str(suite.path), "calls": plan.calls,
-                                   "estimated_cost_usd": estimate, "min_pass_rate": suite.min_pass_rate},
-                             environment=environment(), actor=reg.actor)
-        store.event("running" if not resume else "resumed", todo=len(todo))
-    except (RegistryBusy, RegistryUnavailable) as exc:
-        raise RunIncomplete(f"{exc.message}; nothing was run") from exc
-    executor = Executor(plan, store, jobs=jobs or suite.concurrency or default_jobs(plan), use_cache=use_cache,
-                        progress=progress)
-    try:
-        outcomes = asyncio.run(executor.run(todo))
-    except KeyboardInterrupt:
-        store.event("interrupted")
-        return RunOutcome(run_id, plan, [], "interrupted", len(done))
-    except (RegistryBusy, RegistryUnavailable) as exc:
-        raise _stopped(reg, store, suite, exc) from exc
-    errors = sum(1 for o in outcomes if o.result.error)
-    store.event("completed", calls=len(outcomes), errors=errors)
-    return RunOutcome(run_id, plan, outcomes, "completed", len(done))
+    if not resume:
+        store.record_run(suite=suite.name, suite_hash=suite.hash, dataset_version_id=plan.dataset.id,
+                         plan={"fingerprint": plan.fingerprint, "path": str(suite.path), "calls": plan.calls,
+                               "estimated_cost_usd": estimate, "min_pass_rate": suite.min_pass_rate},
+                         environment=environment(), actor=reg.actor)
+    store.event("running" if not resume else "resumed", todo=len(todo))
+    return plan, store, done, todo
 
 
 def _stopped(reg: Any, store: RunStore, suite: Suite, exc: RegistryBusy | RegistryUnavailable) -> RunIncomplete:

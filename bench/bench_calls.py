@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import table  # bench/figures.py
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-bench-0123456789abcdefghij"
 MESSAGES = [{"role": "system", "content": "You are a friendly support agent for Acme. Answer briefly."},
@@ -244,9 +246,7 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
             met = "-" if path in ("aiohttp", "openai-sdk") else ("yes" if got["total"] < 2.5 else "**no**")
             rows.append((label, f"{got['total']:.2f}", f"{got['import']:.2f}", f"{got['first']:.2f}",
                          f"{got['second']:.2f}", f"{got['cpu_us']:.0f}", str(got["errors"]), met))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for r in rows:
-            print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        table(rows)
         print(f"\n(target: whole process under 2.5 s; floor {floor:.2f} s of waiting on the stub)")
         imports = import_cost(env, max(5, args.runs))
         print(f"\npython -c pass                             {imports['pass']:.3f} s")

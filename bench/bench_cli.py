@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import table  # bench/figures.py
+
 PROMPT = "support-reply"
 REF = f"{PROMPT}@production"
 HEAVY = ("sqlalchemy", "litellm", "textual")
@@ -133,12 +135,8 @@ def main() -> int:
         probe = probe_modules(folder)
         imports = top_imports(folder)
     header = ["command", "median s", "min s", "target s", "met"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()
-    for k, r in enumerate([header, *rows]):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
+    table([header, *rows])
     heavy = probe["heavy"]
     print(f"\n`get` exit code {probe['code']}, {probe['modules']} modules loaded; "
           f"heavy modules imported: {', '.join(heavy) if heavy else 'none'} "

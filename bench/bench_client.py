@@ -32,6 +32,8 @@ from promptver.services import labels
 from promptver.services.registry import Registry
 from promptver.templates.specs import PromptSpec
 
+from figures import table  # bench/figures.py
+
 REF = "support-reply@production"
 
 
@@ -193,11 +195,8 @@ def main() -> int:
 
     print(f"promptver client benchmark: python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     headers = ("figure", "n", "median us", "p99 us", "target", "met")
-    table = [(w, str(n), f"{med:.2f}", f"{p:.2f}", t,
-              "-" if t == "-" else ("yes" if med < float(t.split()[1]) else "NO")) for w, n, med, p, t in rows]
-    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
-    for r in (headers, tuple("-" * w for w in widths), *table):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    table([headers, *[(w, str(n), f"{med:.2f}", f"{p:.2f}", t,
+                       "-" if t == "-" else ("yes" if med < float(t.split()[1]) else "NO")) for w, n, med, p, t in rows]])
     return 0
 
 

@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import table  # bench/figures.py
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-bench-0123456789abcdefghij"
 MODEL = "openai/gpt-4o-2024-08-06"
@@ -182,14 +184,6 @@ def profile(folder: Path, suite: str, jobs: int, label: str, lines: int) -> None
 
 def met(value: float, target: float) -> str:
     return "yes" if value < target else "**no**"
-
-
-def table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for k, r in enumerate(rows):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ from promptver.services import labels
 from promptver.services.registry import Registry
 from promptver.templates.specs import PromptSpec
 
+from figures import table  # bench/figures.py
+
 NAME = "support-reply"
 MODEL = "openai/gpt-4o-2024-08-06"
 API_VERSIONS = 3  # versions pushed through the API before bulk-inserting the rest
@@ -200,12 +202,7 @@ def bench_move(n: int) -> Figure:
 
 def print_table(figures: list[Figure]) -> None:
     header = ["benchmark", "n", "median ms", "p99 ms", "target ms", "met"]
-    rows = [header] + [f.row() for f in figures]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for k, r in enumerate(rows):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
+    table([header] + [f.row() for f in figures])
 
 
 def main() -> int:

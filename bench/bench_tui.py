@@ -44,6 +44,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from promptver.services.registry import Registry  # noqa: E402
 from promptver.templates.specs import PromptSpec  # noqa: E402
 
+from figures import table  # bench/figures.py
+
 
 def build(folder: Path, prompts: int, versions: int) -> str:
     path = folder / ".promptver" / "registry.db"
@@ -190,11 +192,7 @@ def main() -> None:
                  f"{max(key_times) * 1000:.1f}" if key_times else "n/a", "< 100"),
                 ("switch prompts, Pilot press + pause (ms)", f"{statistics.median(switch_times) * 1000:.1f}",
                  f"{p90(switch_times) * 1000:.1f}", f"{max(switch_times) * 1000:.1f}", "")]
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        for k, row in enumerate(rows):
-            print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-            if k == 0:
-                print("  ".join("-" * w for w in widths))
+        table(rows)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,18 @@ from promptver.storage.reader import EvalReader
 DEFAULT_JOBS = {"promptver": 16}  # provider prefix -> default concurrency; others: 8
 
 
+class Announcement(str):
+    """What a run says before its first call, as text; ``calls`` is how many it will make (a
+    progress bar's total), so that no one has to read the number back out of the words."""
+
+    calls: int
+
+    def __new__(cls, text: str, *, calls: int) -> Announcement:
+        made = super().__new__(cls, text)
+        made.calls = calls
+        return made
+
+
 @dataclass
 class RunOutcome:
     run_id: str
@@ -91,7 +103,8 @@ def _prepare(reg: Any, suite: Suite, resume: str | None, max_cost: float | None,
                            f"${max_cost:.4f}; nothing was called")
     if announce is not None:
         cost = "unknown" if estimate is None else f"about ${estimate:.4f}"
-        announce(f"{len(todo)} calls to make ({len(plan.jobs) - len(todo)} already done), estimated cost {cost}")
+        announce(Announcement(f"{len(todo)} calls to make ({len(plan.jobs) - len(todo)} already done), "
+                              f"estimated cost {cost}", calls=len(todo)))
     store = RunStore(reg, run_id, plan.scorers)
     if not resume:
         store.record_run(suite=suite.name, suite_hash=suite.hash, dataset_version_id=plan.dataset.id,

@@ -3,7 +3,6 @@ check, and the progress line of a run made in a thread worker (fed through poste
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from promptver.tui.app import UiCall
 from promptver.tui.text import literal
 
 LOCAL_ONLY = "evals need the local registry (unset PROMPTVER_URL to open the database itself)"
-_CALLS = re.compile(r"^(\d+) calls? to make")
 
 
 def is_local(registry: Any) -> bool:
@@ -30,12 +28,6 @@ def default_suite(folder: Path | None = None) -> str:
     base = Path.cwd() if folder is None else folder
     found = sorted([*(base / "evals").glob("*.yaml"), *(base / "evals").glob("*.yml")])
     return f"evals/{found[0].name}" if found else ""
-
-
-def calls_announced(message: str) -> int | None:
-    """The number of calls in ``evals.run.start``'s announcement ("12 calls to make (...)")."""
-    match = _CALLS.match(message.strip())
-    return int(match.group(1)) if match else None
 
 
 class RunProgress(Horizontal):
@@ -65,7 +57,7 @@ class RunProgress(Horizontal):
         self.query_one("#run-status", Static).update(literal(text, style))
 
     def announced(self, message: str) -> None:
-        total = calls_announced(message)
+        total = getattr(message, "calls", None)  # evals.run.Announcement
         if total is not None:
             self.bar.update(total=total, progress=0)
         self.say(message)
@@ -88,4 +80,4 @@ def thread_hooks(app: Any, alive: Callable[[], bool], advance: Callable[[], None
         # through the UI on every finished call)
         app.post_message(UiCall(lambda: update(*args) if alive() else None))
 
-    return (lambda outcome: hand(advance)), (lambda message: hand(announced, str(message)))
+    return (lambda outcome: hand(advance)), (lambda message: hand(announced, message))

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from promptver.evals.outputs import md_cell, pct
+
 CLASS_WORDS = {"unchanged": "unchanged", "prompt": "changed by the prompt", "model": "changed by the model",
                "interaction": "changed only with both (interaction)", "noise": "within noise"}
 CORNER_WORDS = {"before": "old prompt + old model", "prompt": "new prompt + old model",
                 "model": "old prompt + new model", "after": "new prompt + new model"}
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
 
 
 def _signed(value: float | None, metric: str) -> str:
@@ -62,7 +60,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines += [f"    {f['path']}: {f['change']} {f['old']!r} -> {f['new']!r}" for f in diff["fields"]]
     lines += ["", "pass rate per cell:"]
     for name, corner in report["corners"].items():
-        lines.append(f"  {CORNER_WORDS[name]:<24} {corner['prompt']} + {corner['model']}: {_pct(corner.get('pass_rate'))}")
+        lines.append(f"  {CORNER_WORDS[name]:<24} {corner['prompt']} + {corner['model']}: {pct(corner.get('pass_rate'))}")
     lines += ["", "effects (95% interval over cases):"]
     for metric, effect in report["effects"].items():
         parts = [f"total {_signed(effect['total'], metric)}",
@@ -87,7 +85,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         for example in examples:
             lines.append(f"  {example['id']}:")
             for corner, text in example["outputs"].items():
-                lines.append(f"    {corner:<7} ({_pct(example['pass'][corner])} pass) {_excerpt(text)}")
+                lines.append(f"    {corner:<7} ({pct(example['pass'][corner])} pass) {_excerpt(text)}")
     return lines
 
 
@@ -110,19 +108,15 @@ def bisect_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def markdown(report: dict[str, Any]) -> str:
     """The report for an incident ticket."""
     if report.get("kind") == "bisect":
         body = "\n".join(bisect_lines(report))
         return f"## promptver bisect `{report['id']}`\n\n```\n{body}\n```\n"
-    out = [f"## promptver attribution `{report['id']}`", "", f"**{_md(report['question'])}**", "",
+    out = [f"## promptver attribution `{report['id']}`", "", f"**{md_cell(report['question'])}**", "",
            f"- before: `{report['before']['pairing']}` ({report['before']['prompt']} + {report['before']['model']})",
            f"- after: `{report['after']['pairing']}` ({report['after']['prompt']} + {report['after']['model']})"]
-    out += [f"- note: {_md(n)}" for n in report.get("notes", [])]
+    out += [f"- note: {md_cell(n)}" for n in report.get("notes", [])]
     if report.get("run"):
         out += [f"- replay: suite `{report['suite']}`, run `{report['run']}`, {report['calls']} calls "
                 f"({report['cached']} cached), {report['repeats']} repeat(s)", "",
@@ -135,13 +129,13 @@ def markdown(report: dict[str, Any]) -> str:
         for klass, count in report["counts"].items():
             if count:
                 ids = ", ".join(c["id"] for c in report["cases"] if c["class"] == klass)
-                out.append(f"| {CLASS_WORDS[klass]} | {count}: {_md(ids)} |")
+                out.append(f"| {CLASS_WORDS[klass]} | {count}: {md_cell(ids)} |")
         for klass, examples in report.get("examples", {}).items():
             corners = list(examples[0]["outputs"]) if examples else []
             out += ["", f"### {CLASS_WORDS[klass]}", "", "| case | " + " | ".join(corners) + " |",
                     "|---|" + "---|" * len(corners)]
             for ex in examples:
-                out.append(f"| {_md(ex['id'])} | " + " | ".join(_md(_excerpt(ex['outputs'][c], 60)) for c in corners) + " |")
+                out.append(f"| {md_cell(ex['id'])} | " + " | ".join(md_cell(_excerpt(ex['outputs'][c], 60)) for c in corners) + " |")
         diff = (report.get("diff") or {}).get("prompt")
         if diff and diff["text_diff"]:
             out += ["", "### prompt diff", "", "```diff", diff["text_diff"], "```"]

@@ -169,7 +169,7 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def _md(text: Any) -> str:
+def md_cell(text: Any) -> str:
     """Text safe in a table cell or a line: pipes, backslashes and newlines escaped."""
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
@@ -187,31 +187,31 @@ def markdown(report: RunReport, comparison: dict[str, Any] | None = None) -> str
     totals = (f"Run `{run['id']}` ({run.get('state') or 'unknown'}): {report.total}/{report.expected_results} "
               f"results, {_n(report.errors, 'error')}, {sum(c.cached for c in report.cells)} cached, "
               f"${sum(c.cost_usd for c in report.cells):.4f}")
-    lines = [f"## promptver eval {_md(run['suite'])}: {verdict(report, comparison)}", "", totals, ""]
+    lines = [f"## promptver eval {md_cell(run['suite'])}: {verdict(report, comparison)}", "", totals, ""]
     prompts = list(dict.fromkeys(c.prompt for c in report.cells))
     models = list(dict.fromkeys(c.model for c in report.cells))
     by = {(c.prompt, c.model): c for c in report.cells}
-    lines.append("| prompt \\\\ model | " + " | ".join(_md(m) for m in models) + " |")
+    lines.append("| prompt \\\\ model | " + " | ".join(md_cell(m) for m in models) + " |")
     lines.append("|---|" + "---|" * len(models))
     for p in prompts:
-        lines.append(f"| {_md(p)} | " + " | ".join(_md(_cell_text(by.get((p, m)))) for m in models) + " |")
+        lines.append(f"| {md_cell(p)} | " + " | ".join(md_cell(_cell_text(by.get((p, m)))) for m in models) + " |")
     if report.failures:
-        lines += ["", *(f"- **FAIL** {_md(f)}" for f in report.failures)]
+        lines += ["", *(f"- **FAIL** {md_cell(f)}" for f in report.failures)]
     if comparison:
         lines += ["", f"### Compared with run `{comparison.get('baseline')}`", "",
                   "| prompt | model | baseline | this run | change |", "|---|---|---|---|---|"]
         for c in comparison.get("cells", []):
             base = c.get("baseline_pairing")
-            other = f" (pairing `{_md(base)}`)" if base and base != c.get("pairing") else ""
+            other = f" (pairing `{md_cell(base)}`)" if base and base != c.get("pairing") else ""
             mark = "**regression**: " if c.get("regression") else ""
-            lines.append(f"| {_md(c.get('prompt'))} | {_md(c.get('model'))} | {pct(c.get('before'))}{other} | "
-                         f"{pct(c.get('after'))} | {mark}{_md(c.get('summary', ''))} |")
+            lines.append(f"| {md_cell(c.get('prompt'))} | {md_cell(c.get('model'))} | {pct(c.get('before'))}{other} | "
+                         f"{pct(c.get('after'))} | {mark}{md_cell(c.get('summary', ''))} |")
         for c in comparison.get("cells", []):
             flips = [(cid, "pass → fail") for cid in c.get("regressed", [])] + \
                     [(cid, "fail → pass") for cid in c.get("fixed", [])]
             if not flips:
                 continue
-            head = (f"**{_md(c.get('prompt'))} x {_md(c.get('model'))}**: {len(c.get('regressed', []))} regressed, "
+            head = (f"**{md_cell(c.get('prompt'))} x {md_cell(c.get('model'))}**: {len(c.get('regressed', []))} regressed, "
                     f"{len(c.get('fixed', []))} fixed")
             lines += ["", head, ""]
             lines += [f"- {_code(str(cid))}: {what}" for cid, what in flips[:MAX_FLIPS]]

@@ -34,10 +34,10 @@ def test_the_plain_write_path_stores_what_the_sqlalchemy_path_stores(reg):
     version, _ = datasets.push(reg, "d", [{"id": "c1", "vars": {}}], "0" * 64)
     when = datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=UTC)
     pairing = reg.pair(*_pushed(reg)).pairing.id
-    result = dict(pairing_id=pairing, case_id="c1", repeat=0, request_key="k" * 64, output="héllo\n",
+    result = dict(pairing_id=pairing, case_id="c1", repeat=0, attempt=1, request_key="k" * 64, output="héllo\n",
                   latency_ms=12.5, prompt_tokens=3, completion_tokens=None, cost_usd=0.0001, cached=True,
                   error=None, error_kind=None, response_model="m-2024", system_fingerprint="fp", created_at=when)
-    run = dict(suite="s", suite_hash="h" * 64, dataset_version_id=version.id, plan={"calls": 1, "nested": [1, "x"]},
+    run = dict(suite="s", suite_hash="h" * 64, kind="bisect", suite_content_hash="c" * 64, dataset_version_id=version.id, plan={"calls": 1, "nested": [1, "x"]},
                environment={"python": "3.11"}, actor="tester", created_at=when)
     score = dict(scorer="contains", scorer_version="v" * 64, value=1.0, passed=True, detail="ok")
 

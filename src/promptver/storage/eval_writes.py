@@ -11,14 +11,15 @@ from typing import Any
 
 from promptver.storage.plain import PlainTx
 
-_INSERT_RUN = ("INSERT INTO eval_runs (id, suite, suite_hash, dataset_version_id, plan, environment, actor, created_at) "
-               "VALUES (:id, :suite, :suite_hash, :dataset_version_id, :plan, :environment, :actor, :created_at)")
+_INSERT_RUN = ("INSERT INTO eval_runs (id, suite, suite_hash, kind, suite_content_hash, dataset_version_id, plan, "
+               "environment, actor, created_at) VALUES (:id, :suite, :suite_hash, :kind, :suite_content_hash, "
+               ":dataset_version_id, :plan, :environment, :actor, :created_at)")
 _INSERT_RUN_EVENT = ("INSERT INTO eval_run_events (run_id, state, details, created_at) "
                      "VALUES (:run_id, :state, :details, :created_at)")
 _INSERT_RESULT = (
-    "INSERT INTO eval_results (run_id, pairing_id, case_id, repeat, request_key, output, latency_ms, prompt_tokens, "
+    "INSERT INTO eval_results (run_id, pairing_id, case_id, repeat, attempt, request_key, output, latency_ms, prompt_tokens, "
     "completion_tokens, cost_usd, cached, error, error_kind, response_model, system_fingerprint, created_at) "
-    "VALUES (:run_id, :pairing_id, :case_id, :repeat, :request_key, :output, :latency_ms, :prompt_tokens, "
+    "VALUES (:run_id, :pairing_id, :case_id, :repeat, :attempt, :request_key, :output, :latency_ms, :prompt_tokens, "
     ":completion_tokens, :cost_usd, :cached, :error, :error_kind, :response_model, :system_fingerprint, :created_at)")
 _INSERT_SCORE = ("INSERT INTO eval_scores (run_id, result_id, scorer, scorer_version, value, passed, detail) "
                  "VALUES (:run_id, :result_id, :scorer, :scorer_version, :value, :passed, :detail)")
@@ -31,9 +32,11 @@ _INSERT_REPORT = ("INSERT INTO attribution_reports (id, kind, prompt, before_pai
 _KEYS_AT_ONCE = 500  # bound the IN (...) list (SQLite's default limit on parameters is 999 or more)
 
 
-def insert_run(tx: PlainTx, *, id: str, suite: str, suite_hash: str, dataset_version_id: int, plan: dict[str, Any],
-               environment: dict[str, Any], actor: str, created_at: datetime) -> None:
-    tx.execute(_INSERT_RUN, {"id": id, "suite": suite, "suite_hash": suite_hash,
+def insert_run(tx: PlainTx, *, id: str, suite: str, suite_hash: str, dataset_version_id: int, kind: str = "suite",
+               suite_content_hash: str | None = None, plan: dict[str, Any], environment: dict[str, Any], actor: str,
+               created_at: datetime) -> None:
+    tx.execute(_INSERT_RUN, {"id": id, "suite": suite, "suite_hash": suite_hash, "kind": kind,
+                             "suite_content_hash": suite_content_hash,
                              "dataset_version_id": dataset_version_id, "plan": tx.json(plan),
                              "environment": tx.json(environment), "actor": actor,
                              "created_at": tx.time(created_at)}).close()
@@ -45,6 +48,7 @@ def insert_run_event(tx: PlainTx, *, run_id: str, state: str, details: dict[str,
 
 
 def insert_result(tx: PlainTx, **values: Any) -> int:
+    values.setdefault("attempt", 0)
     values["created_at"] = tx.time(values["created_at"])
     return tx.insert_id(_INSERT_RESULT, values)
 

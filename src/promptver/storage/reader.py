@@ -299,6 +299,11 @@ class DatasetReader:
         return row
 
 
+# a result row ``r`` that no later attempt of the same call supersedes
+LATEST_ATTEMPT = ("NOT EXISTS (SELECT 1 FROM eval_results x WHERE x.run_id = r.run_id AND x.pairing_id = r.pairing_id "
+                  "AND x.case_id = r.case_id AND x.repeat = r.repeat AND x.attempt > r.attempt)")
+
+
 class EvalReader:
     """Read queries for eval runs, results and the caches (over a Reader's connection)."""
 
@@ -336,7 +341,7 @@ class EvalReader:
         and every score passed (a result without scores passes), as the release gate counts."""
         rows = self.r.rows(
             "SELECT r.id, r.error, MIN(CASE WHEN s.passed THEN 1 ELSE 0 END) AS ok FROM eval_results r "
-            "LEFT JOIN eval_scores s ON s.result_id = r.id WHERE r.run_id = :run AND r.pairing_id = :p "
+            f"LEFT JOIN eval_scores s ON s.result_id = r.id WHERE r.run_id = :run AND r.pairing_id = :p AND {LATEST_ATTEMPT} "
             "GROUP BY r.id, r.error", run=run_id, p=pairing_id)
         errors = sum(1 for r in rows if r["error"])
         passed = sum(1 for r in rows if not r["error"] and r["ok"] in (1, None))
@@ -372,6 +377,13 @@ class EvalReader:
         return None, why
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's results: per (pairing, case, repeat) its latest attempt (``--resume`` retries a call
+        that ended in an error as a new attempt; the errored one stays stored, superseded)."""
+        return self.r.rows(f"SELECT * FROM eval_results r WHERE run_id = :id AND {LATEST_ATTEMPT} ORDER BY id",
+                           id=run_id)
+
+    def all_attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """Every stored result of the run, superseded attempts included."""
         return self.r.rows("SELECT * FROM eval_results WHERE run_id = :id ORDER BY id", id=run_id)
 
     def scores(self, run_id: str) -> list[dict[str, Any]]:

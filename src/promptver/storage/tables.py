@@ -113,6 +113,7 @@ class LabelEventRow(SQLModel, table=True):
     previous_pairing_id: str | None = Field(default=None, foreign_key="pairings.id", max_length=12)
     actor: str = Field(max_length=200)
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    gate_override: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # a forced release: the refusal
     created_at: datetime
 
 
@@ -195,6 +196,7 @@ class LabelPolicyRow(SQLModel, table=True):
     protected: bool
     distinct_author: bool = False
     require_suite: str | None = Field(default=None, max_length=300)
+    require_suite_hash: str | None = Field(default=None, max_length=64)  # the suite content the gate pins
     actor: str = Field(max_length=200)
     created_at: datetime
 
@@ -230,6 +232,8 @@ class EvalRunRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     suite: str = Field(max_length=300)
     suite_hash: str = Field(max_length=64)
+    kind: str = Field(default="suite", max_length=20)  # suite | attribution | bisect (replays)
+    suite_content_hash: str | None = Field(default=None, max_length=64)
     dataset_version_id: int = Field(foreign_key="dataset_versions.id")
     plan: dict[str, Any] = _json()
     environment: dict[str, Any] = _json()
@@ -252,13 +256,15 @@ class EvalResultRow(SQLModel, table=True):
     """One model call of a run: a case, a pairing, a repeat."""
 
     __tablename__ = "eval_results"
-    __table_args__ = (UniqueConstraint("run_id", "pairing_id", "case_id", "repeat", name="uq_eval_results_cell"),
+    __table_args__ = (UniqueConstraint("run_id", "pairing_id", "case_id", "repeat", "attempt",
+                                       name="uq_eval_results_attempt"),
                       Index("ix_eval_results_pairing", "pairing_id", "run_id"))
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(foreign_key="eval_runs.id", index=True, max_length=32)
     pairing_id: str = Field(foreign_key="pairings.id", max_length=12)
     case_id: str = Field(max_length=200)
     repeat: int = 0
+    attempt: int = 0  # --resume retries an errored call as attempt n + 1
     request_key: str = Field(max_length=64)
     output: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     latency_ms: float | None = None

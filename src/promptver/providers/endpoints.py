@@ -1,0 +1,133 @@
+"""Where a call goes: the effective endpoint of a model call, after every environment default.
+
+A model version says what the model is (model id, parameters); where it runs can also come from
+the environment of the command that calls it: ``OPENAI_BASE_URL`` / ``OPENAI_API_BASE`` for
+``openai/...``, ``HOSTED_VLLM_API_BASE`` for ``hosted_vllm/...``, and so on (litellm's settings).
+Two calls with the same model version but different endpoints are different calls: the endpoint is
+part of the response cache key and is recorded with every run (docs/evals.md).
+
+``effective_endpoint(model, params)`` returns an :class:`Endpoint`:
+
+- ``provider``: the model id's prefix (``openai``, ``hosted_vllm``, ``promptver``, ...);
+- ``url``: the base URL calls go to, when promptver can know it: ``params["api_base"]``, else the
+  provider's environment variables in litellm's order, else the provider's documented default
+  (``https://api.openai.com/v1``, ``http://localhost:11434`` for Ollama); None when litellm picks it
+  from settings promptver does not interpret (cloud regions, ...);
+- ``source``: where the URL came from (``params.api_base``, ``env:OPENAI_BASE_URL``, ``default``,
+  ``builtin``, or ``unknown``);
+- ``settings``: every environment variable of that provider that can move its endpoint
+  (``*_API_BASE``, ``*_BASE_URL``, ``*_ENDPOINT``, region and API version variables), by name, with
+  its value. Never a key: variables named like credentials are not read.
+
+``Endpoint.identity()`` is what goes into the cache key: provider, URL and settings. When the URL is
+unknown the settings still separate two environments that differ.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+BUILTIN = "promptver"
+# provider -> (environment variables naming its base URL, in the order litellm reads them; default URL)
+KNOWN: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "openai": (("OPENAI_BASE_URL", "OPENAI_API_BASE"), "https://api.openai.com/v1"),
+    "text-completion-openai": (("OPENAI_BASE_URL", "OPENAI_API_BASE"), "https://api.openai.com/v1"),
+    "anthropic": (("ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"), "https://api.anthropic.com"),
+    "hosted_vllm": (("HOSTED_VLLM_API_BASE",), None),
+    "vllm": (("VLLM_API_BASE",), None),
+    "ollama": (("OLLAMA_API_BASE",), "http://localhost:11434"),
+    "ollama_chat": (("OLLAMA_API_BASE",), "http://localhost:11434"),
+    "lm_studio": (("LM_STUDIO_API_BASE",), None),
+    "azure": (("AZURE_API_BASE",), None),
+    "azure_ai": (("AZURE_AI_API_BASE",), None),
+    "groq": (("GROQ_API_BASE",), "https://api.groq.com/openai/v1"),
+    "mistral": (("MISTRAL_API_BASE",), "https://api.mistral.ai/v1"),
+    "deepseek": (("DEEPSEEK_API_BASE",), "https://api.deepseek.com"),
+    "together_ai": (("TOGETHER_AI_API_BASE", "TOGETHERAI_API_BASE"), "https://api.together.xyz/v1"),
+    "openrouter": (("OPENROUTER_API_BASE",), "https://openrouter.ai/api/v1"),
+    "gemini": (("GEMINI_API_BASE",), "https://generativelanguage.googleapis.com"),
+    "xai": (("XAI_API_BASE",), "https://api.x.ai/v1"),
+    "fireworks_ai": (("FIREWORKS_API_BASE", "FIREWORKS_AI_API_BASE"), "https://api.fireworks.ai/inference/v1"),
+    "perplexity": (("PERPLEXITY_API_BASE",), "https://api.perplexity.ai"),
+    "cohere": (("COHERE_API_BASE",), "https://api.cohere.ai"),
+    "deepinfra": (("DEEPINFRA_API_BASE",), "https://api.deepinfra.com/v1/openai"),
+    "nvidia_nim": (("NVIDIA_NIM_API_BASE",), "https://integrate.api.nvidia.com/v1"),
+    "litellm_proxy": (("LITELLM_PROXY_API_BASE",), None),
+    "openai_like": (("OPENAI_LIKE_API_BASE",), None),
+}
+# extra settings that move a provider's endpoint without being a URL
+EXTRA: dict[str, tuple[str, ...]] = {
+    "azure": ("AZURE_API_VERSION",),
+    "bedrock": ("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_BEDROCK_RUNTIME_ENDPOINT",
+                "BEDROCK_API_BASE"),
+    "vertex_ai": ("VERTEXAI_LOCATION", "VERTEX_LOCATION", "VERTEXAI_PROJECT", "VERTEX_PROJECT", "VERTEXAI_API_BASE",
+                  "VERTEX_API_BASE"),
+    "sagemaker": ("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    "watsonx": ("WATSONX_API_BASE", "WATSONX_URL", "WATSONX_REGION"),
+}
+_URLISH = re.compile(r"_(API_BASE|BASE_URL|API_URL|ENDPOINT|URL|REGION|REGION_NAME|LOCATION|API_VERSION)$")
+_SECRETISH = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.I)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    provider: str
+    url: str | None
+    source: str
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, Any]:
+        return {"provider": self.provider, "url": self.url, "settings": dict(sorted(self.settings.items()))}
+
+    def describe(self) -> str:
+        """``http://127.0.0.1:8080/v1 (env:OPENAI_BASE_URL)``; the unknown case says so."""
+        if self.url is None:
+            extra = ", ".join(f"{k}={v}" for k, v in sorted(self.settings.items()))
+            return f"chosen by litellm for {self.provider}" + (f" ({extra})" if extra else " (its default)")
+        return f"{self.url} ({self.source})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"provider": self.provider, "url": self.url, "source": self.source, "settings": dict(self.settings)}
+
+
+def provider_of(model: str) -> str:
+    return model.split("/", 1)[0] if "/" in model else "openai"  # litellm treats a bare id as OpenAI's
+
+
+def effective_endpoint(model: str, params: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Endpoint:
+    env = os.environ if environ is None else environ
+    provider = provider_of(model)
+    if provider == BUILTIN:
+        return Endpoint(provider, "builtin:" + model, "builtin")
+    names, default = KNOWN.get(provider, ((), None))
+    settings = _settings(provider, names, env)
+    base = params.get("api_base")
+    if isinstance(base, str) and base.strip():
+        return Endpoint(provider, _norm(base), "params.api_base", settings)
+    for name in names:
+        value = env.get(name)
+        if value and value.strip():
+            return Endpoint(provider, _norm(value), "env:" + name, settings)
+    if default is not None:
+        return Endpoint(provider, default, "default", settings)
+    return Endpoint(provider, None, "unknown", settings)
+
+
+def _settings(provider: str, names: tuple[str, ...], env: Mapping[str, str]) -> dict[str, str]:
+    prefixes = {provider.upper() + "_", provider.upper().replace("_", "") + "_"}
+    wanted = set(names) | set(EXTRA.get(provider, ()))
+    found = {}
+    for name, value in env.items():
+        if not value or _SECRETISH.search(name):
+            continue
+        if name in wanted or (any(name.startswith(p) for p in prefixes) and _URLISH.search(name)):
+            found[name] = value.strip()
+    return found
+
+
+def _norm(url: str) -> str:
+    return url.strip().rstrip("/")

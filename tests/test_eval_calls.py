@@ -193,13 +193,13 @@ def test_a_hanging_provider_is_a_timeout(openai_stub):
     assert (result.error_kind, result.status, result.error) == ("timeout", None, "timed out after 0.3 s")
 
 
-def test_connection_refused_is_unavailable():
+def test_connection_refused_is_a_connection_failure():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     os.environ.setdefault("OPENAI_API_KEY", DUMMY_KEY)
     [result] = run(CallRequest(MODEL, MESSAGES, {"api_base": f"http://127.0.0.1:{port}/v1"}, timeout=5))
-    assert (result.error_kind, result.status) == ("unavailable", None)
+    assert (result.error_kind, result.status) == ("connection", None)
     assert result.error.startswith("connection failed: ") and "refused" in result.error.lower()
 
 
@@ -308,7 +308,7 @@ def test_identical_connection_failure_records_through_both_paths(monkeypatch, sc
     [fast] = run(one, via="openai")
     [slow] = run(one, via="litellm")
     assert same(fast) == same(slow)
-    assert fast.error_kind == "unavailable"
+    assert fast.error_kind == ("unavailable" if scheme == "ftp" else "connection")
 
 
 # -- no API key where it does not belong -----------------------------------------------------------

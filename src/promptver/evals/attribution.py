@@ -101,8 +101,8 @@ def attribute(reg: Any, sides: Sides, suite: Suite, *, repeats: int | None = Non
         which, kept = ("prompt", f"model {before.model.ref}") if prompt_changed else ("model", f"prompt {before.prompt.ref}")
         report["notes"].append(f"only the {which} changed ({kept} on both sides): replayed the 2 cells needed, "
                                f"so every change is the {which}'s")
-    grid = replay(reg, suite, prompts, models, repeats=repeats, jobs=jobs, use_cache=use_cache, progress=progress,
-                  announce=announce)
+    grid = replay(reg, suite, prompts, models, kind="attribution", repeats=repeats, jobs=jobs, use_cache=use_cache,
+                  progress=progress, announce=announce)
     if grid.repeats == 1:
         report["notes"].append("1 repeat per cell: noise cannot be told apart from change; use --repeats 3 or "
                                "more if the model is not deterministic")

@@ -62,8 +62,8 @@ def bisect(reg: Any, prompt: str, good_ref: str, bad_ref: str, suite: Suite, *, 
     }
     if good.id == bad.id:
         raise InvalidValue(f"--good and --bad are the same pairing ({good.id}): nothing to bisect")
-    ends = replay(reg, suite, [good.prompt, bad.prompt], [good.model, bad.model], repeats=repeats, jobs=jobs,
-                  use_cache=use_cache, progress=progress, announce=announce)
+    ends = replay(reg, suite, [good.prompt, bad.prompt], [good.model, bad.model], kind="bisect", repeats=repeats,
+                  jobs=jobs, use_cache=use_cache, progress=progress, announce=announce)
     report["runs"].append(ends.run_id)
     report["replays"] += len(ends.cells)
     state: dict[str, dict[str, Any]] = {}
@@ -89,8 +89,8 @@ def bisect(reg: Any, prompt: str, good_ref: str, bad_ref: str, suite: Suite, *, 
             s0 = state[cases[0]]
             version, fixed = s0["path"][mid], s0["fixed"]
             p, m = (version, fixed) if axis == "prompt" else (fixed, version)
-            grid = replay(reg, suite, [p], [m], repeats=repeats, jobs=jobs, use_cache=use_cache, progress=progress,
-                          announce=announce, cases=cases)
+            grid = replay(reg, suite, [p], [m], kind="bisect", repeats=repeats, jobs=jobs, use_cache=use_cache,
+                          progress=progress, announce=announce, cases=cases)
             report["runs"].append(grid.run_id)
             report["replays"] += 1
             for case in cases:

@@ -3,7 +3,8 @@
 
     rate_limited   429, 402, quota, budget                  (status, retry_after when sent)
     timeout        no answer within request.timeout (or an HTTP 408)
-    unavailable    5xx, connection refused/reset, DNS, a response that is not a chat completion
+    unavailable    5xx, a response that is not a chat completion
+    connection     no answer at all: connection refused/reset, DNS (the runner's circuit breaker counts these)
     request        400, 404, 409, 422: the provider refused the request; unknown promptver/ models
     auth           401, 403, no API key in the environment
 
@@ -74,6 +75,8 @@ def describe(exc: Exception, model: str, timeout: float) -> Description:
     if kind == "timeout" and refused(exc):  # openai's aiohttp transport calls a refused connection a timeout
         kind = "unavailable"
     transport = kind == "timeout" or transport_failure(exc)
+    if kind == "unavailable" and transport and refused(exc):  # no answer at all: the endpoint cannot be reached
+        kind = "connection"
     status = None if transport else _int(getattr(exc, "status_code", None))
     if kind == "timeout":
         text = f"timed out after {timeout:g} s"

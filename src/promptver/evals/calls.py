@@ -54,6 +54,8 @@ class CallRequest:
     tools: list[Any] | None = None
     response_format: Any = None
     timeout: float = 60.0
+    base_url: str | None = None  # the effective endpoint (providers/endpoints.py), resolved by the plan
+    vetted: bool = False  # the plan has already refused secrets in these params (once per cell, not per call)
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,12 @@ class CallResult:
     response_model: str | None  # the model that actually answered
     system_fingerprint: str | None
     error: str | None = None  # one line; never contains an API key
-    error_kind: str | None = None  # "rate_limited" | "timeout" | "unavailable" | "request" | "auth"
+    error_kind: str | None = None  # one of ERROR_KINDS
     status: int | None = None  # the HTTP status of a failed call
     retry_after: float | None = None  # seconds, from a Retry-After (or retry-after-ms) header
 
 
-ERROR_KINDS = ("rate_limited", "timeout", "unavailable", "request", "auth")
+ERROR_KINDS = ("rate_limited", "timeout", "unavailable", "connection", "request", "auth")
 PATHS = ("echo", "openai", "litellm")
 # params the fast path sends as they are (litellm passes these through unchanged for openai/ models)
 FAST_PARAMS = frozenset({"temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
@@ -100,7 +102,8 @@ def route(request: CallRequest) -> str:
 async def call(request: CallRequest, *, via: str | None = None) -> CallResult:
     """Make one model call. ``via`` forces a path (``"openai"`` or ``"litellm"``, for tests and
     benchmarks); by default ``route(request)`` decides."""
-    refuse_secrets(request.params, "params")
+    if not request.vetted:
+        refuse_secrets(request.params, "params")
     path = via or route(request)
     if path not in PATHS:
         raise ValueError(f"via must be one of {PATHS}, not {via!r}")

@@ -3,8 +3,9 @@
 No openai and no litellm import (together about 4 s of imports and 1.5 ms of CPU per call here):
 the request is what the openai client would send for ``chat.completions.create``, sent directly.
 
-- URL: ``{api_base}/chat/completions``, where ``api_base`` is the call's param, else
-  ``OPENAI_BASE_URL``, else ``OPENAI_API_BASE``, else ``https://api.openai.com/v1`` (litellm's order).
+- URL: ``{api_base}/chat/completions``, where ``api_base`` is the request's effective endpoint
+  (providers/endpoints.py: the call's param, else ``OPENAI_BASE_URL``, else ``OPENAI_API_BASE``, else
+  ``https://api.openai.com/v1``, litellm's order), resolved once by the plan.
 - Headers: ``Authorization: Bearer $OPENAI_API_KEY`` (the key litellm would use for ``openai/``;
   no key: an ``auth`` failure before any request), ``Content-Type`` and ``Accept: application/json``, ``User-Agent: promptver/VERSION``.
 - Body: the model name (without ``openai/``), the messages, the params that are not call options and
@@ -78,8 +79,12 @@ def encode(body: dict[str, Any]) -> bytes:
 
 
 def api_base_of(request: CallRequest) -> str:
-    return (request.params.get("api_base") or os.environ.get(BASE_ENVS[0]) or os.environ.get(BASE_ENVS[1])
-            or DEFAULT_BASE)
+    """The request's effective endpoint (the plan resolves it once per model version; else here)."""
+    if request.base_url:
+        return request.base_url
+    from promptver.providers.endpoints import effective_endpoint
+
+    return effective_endpoint(request.model, request.params).url or DEFAULT_BASE
 
 
 async def complete(request: CallRequest) -> tuple[Any, float | None, str]:

@@ -1,7 +1,8 @@
 """Replaying a suite's fixed test set on chosen prompt versions x model versions, and reading the
 results back per (prompt version, model version) and case: the shared step of attribution and
-bisect. It is an ordinary eval run (stored, cached, resumable); only its prompts, models and
-repeats come from the caller instead of the suite file."""
+bisect. It is an eval run (stored, cached, resumable) of its own kind: a replay, which never feeds
+suite-level views, baselines or release gates; its prompts, models, repeats and cases come from the
+caller instead of the suite file."""
 
 from __future__ import annotations
 
@@ -72,14 +73,15 @@ def check_inputs(suite: Suite, old: Any, new: Any) -> None:
                 "replay both; use a suite whose cases fit both versions")
 
 
-def replay(reg: Any, suite: Suite, prompts: list[Any], models: list[Any], *, repeats: int | None = None,
-           jobs: int | None = None, use_cache: bool = True, progress: Any = None, announce: Any = None,
-           cases: Collection[str] | None = None) -> Grid:
-    """Run ``prompts`` x ``models`` on the suite's dataset (only ``cases``, if given)."""
+def replay(reg: Any, suite: Suite, prompts: list[Any], models: list[Any], *, kind: str,
+           repeats: int | None = None, jobs: int | None = None, use_cache: bool = True, progress: Any = None,
+           announce: Any = None, cases: Collection[str] | None = None) -> Grid:
+    """Run ``prompts`` x ``models`` on the suite's dataset (only ``cases``, if given), stored as a
+    replay of ``kind`` (``attribution`` or ``bisect``): never a suite run."""
     from promptver.evals import run as runs
 
     outcome = runs.start(reg, variant(suite, prompts, models, repeats), jobs=jobs, use_cache=use_cache,
-                         progress=progress, announce=announce, cases=cases)
+                         progress=progress, announce=announce, cases=cases, kind=kind)
     plan = outcome.plan
     by_pairing = {cell.pairing_id: (cell.prompt.id, cell.model.id) for cell in plan.cells}
     reader = EvalReader(reg.reader)
@@ -99,5 +101,5 @@ def replay(reg: Any, suite: Suite, prompts: list[Any], models: list[Any], *, rep
         for attempts in per_case.values():
             attempts.sort(key=lambda a: a.repeat)
     return Grid(outcome.run_id, {v: k for k, v in by_pairing.items()}, results, [s.name for s in plan.scorers],
-                [c.id for c in plan.cases], cached, len(plan.jobs), outcome.state,
+                [c.id for c in plan.cases], cached, plan.calls, outcome.state,
                 plan.suite.repeats)

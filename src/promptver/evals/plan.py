@@ -1,24 +1,37 @@
 """Planning a run: resolve the suite's refs, pair every prompt version with every model version,
-render every case, and key every call. Everything that can be refused is refused here, before a
-single model call: unknown refs, a case missing a variable (case and variable named), bad scorers.
+render every case, find each pairing's effective endpoint, and key every call. Everything that can
+be refused is refused here, before a single model call: unknown refs, a case missing a variable
+(case and variable named), bad scorers.
+
+Jobs are not held in a list: ``Plan.jobs()`` makes them one at a time (a nightly run of 10,000 cases
+x 8 pairings x 3 repeats is 240,000 calls; its memory must not grow with them).
 
 The response cache key (documented in docs/evals.md) is the sha256 of the canonical JSON of
-``{"v": CACHE_FORMAT, "model", "params", "messages", "tools", "response_format", "seed", "api_base",
-"repeat"}``: everything that decides the output, never a secret (params cannot hold one).
+``{"v": CACHE_FORMAT, "request": REQUEST, "repeat": N}``, where REQUEST is the content hash of
+``{"call": CALL, "messages": MESSAGES}``, CALL the content hash of ``{"model", "params", "endpoint",
+"tools", "response_format"}`` (one per cell) and MESSAGES the content hash of the rendered messages
+(one per prompt version and case): everything that decides the output, the effective endpoint
+included (providers/endpoints.py: the URL after every environment default, and the provider's
+endpoint settings), never a secret (params cannot hold one). Hashing in these parts keeps the key
+cheap when a run has hundreds of thousands of calls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptver.core.identity import content_hash
+from promptver.core.params import refuse_secrets
 from promptver.errors import MissingVariables, TemplateError
 from promptver.evals.calls import CallRequest
 from promptver.evals.datasets import Case, dataset_hash, load_cases
+from promptver.evals.suite_content import SuiteContent, content_of
 from promptver.evals.suites import Suite
+from promptver.providers.endpoints import Endpoint, effective_endpoint
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 1 had no endpoint: its entries are never read again
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,7 @@ class Cell:
     pairing_id: str
     prompt: Any   # PromptVersion
     model: Any    # ModelVersion
+    endpoint: Endpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,11 @@ class Job:
     request: CallRequest
     key: str
 
+    @property
+    def call(self) -> tuple[str, str, int]:
+        """What identifies the call within a run: (pairing, case, repeat)."""
+        return (self.cell.pairing_id, self.case.id, self.repeat)
+
 
 @dataclass
 class Plan:
@@ -43,22 +62,68 @@ class Plan:
     dataset: Any                      # services.datasets.DatasetVersion
     cells: list[Cell]
     cases: list[Case]
-    jobs: list[Job]
     scorers: list[Any]
+    content: SuiteContent
+    rendered: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    message_hashes: dict[tuple[int, str], str] = field(default_factory=dict, repr=False)
+
+    @property
+    def repeats(self) -> int:
+        return self.suite.repeats
 
     @property
     def calls(self) -> int:
-        return len(self.jobs)
+        return len(self.cells) * len(self.cases) * self.repeats
+
+    def only_cases(self, wanted: Collection[str]) -> None:
+        """Keep only these case ids (a replay of chosen cases)."""
+        chosen = set(wanted)
+        self.cases = [c for c in self.cases if c.id in chosen]
+        self.fingerprint["cases"] = sorted(chosen)
+
+    def endpoints(self) -> dict[str, dict[str, Any]]:
+        """Per pairing, where its calls go (recorded with the run)."""
+        return {c.pairing_id: c.endpoint.to_json() for c in self.cells if c.endpoint is not None}
+
+    def jobs(self, skip: Collection[tuple[str, str, int]] = ()) -> Iterator[Job]:
+        """Every call of the plan, cell by cell, case by case, repeat by repeat, except those in ``skip``."""
+        for cell in self.cells:
+            base_url = cell.endpoint.url if cell.endpoint is not None and cell.endpoint.source != "builtin" else None
+            params = dict(cell.model.params)
+            refuse_secrets(params, "params")
+            call = content_hash({"model": cell.model.model, "params": params,
+                                 "endpoint": None if cell.endpoint is None else cell.endpoint.identity(),
+                                 "tools": cell.prompt.tools, "response_format": cell.prompt.response_format})
+            for case in self.cases:
+                request = digest = None
+                for repeat in range(self.repeats):
+                    if (cell.pairing_id, case.id, repeat) in skip:
+                        continue
+                    if request is None:
+                        messages = self.rendered[(cell.prompt.id, case.id)]
+                        request = CallRequest(model=cell.model.model, messages=messages, params=params,
+                                              tools=cell.prompt.tools, response_format=cell.prompt.response_format,
+                                              timeout=self.suite.timeout, base_url=base_url, vetted=True)
+                        digest = request_hash(call, self._messages_hash(cell.prompt.id, case.id, messages))
+                    yield Job(cell, case, repeat, request, request_key(digest, repeat))
+
+    def _messages_hash(self, prompt_id: int, case_id: str, messages: list[dict[str, Any]]) -> str:
+        key = (prompt_id, case_id)
+        found = self.message_hashes.get(key)
+        if found is None:
+            found = self.message_hashes[key] = content_hash(messages)
+        return found
 
 
-def request_key(request: CallRequest, repeat: int) -> str:
-    params = dict(request.params)
-    return content_hash({
-        "v": CACHE_FORMAT, "model": request.model, "params": params, "messages": request.messages,
-        "tools": request.tools, "response_format": request.response_format, "seed": params.get("seed"),
-        "api_base": params.get("api_base"), "repeat": repeat,
-    })
+def request_hash(call: str, messages: str) -> str:
+    """The hash of one request: ``call`` is the content hash of ``{"model", "params", "endpoint",
+    "tools", "response_format"}``, ``messages`` the content hash of the rendered messages."""
+    return content_hash({"call": call, "messages": messages})
+
+
+def request_key(request_digest: str, repeat: int) -> str:
+    return content_hash({"v": CACHE_FORMAT, "request": request_digest, "repeat": repeat})
 
 
 def _unique(items: list[Any]) -> list[Any]:
@@ -70,19 +135,20 @@ def _unique(items: list[Any]) -> list[Any]:
     return out
 
 
-def build_plan(reg: Any, suite: Suite) -> Plan:
+def build_plan(reg: Any, suite: Suite, environ: Mapping[str, str] | None = None) -> Plan:
     from promptver.evals.scorers import parse_scorers, validate_expected
     from promptver.services import datasets
     from promptver.templates import render_messages
     from promptver.templates.specs import with_defaults
 
     cases = load_cases(suite.dataset)
-    dataset, _ = datasets.push(reg, suite.dataset.stem, [c.to_json() for c in cases], dataset_hash(cases),
-                               source=str(suite.dataset))
+    digest = dataset_hash(cases)
+    dataset, _ = datasets.push(reg, suite.dataset.stem, [c.to_json() for c in cases], digest, source=str(suite.dataset))
     prompts = _unique([reg.prompt_version(ref) for ref in suite.prompts])
     models = _unique([reg.model_version(ref) for ref in suite.models])
-    scorers = parse_scorers(suite.scorers, str(suite.path), base_dir=suite.path.parent)
-    scorers = [_with_judge(reg, s) for s in scorers]
+    parsed = parse_scorers(suite.scorers, str(suite.path), base_dir=suite.path.parent)
+    content = content_of(dataset.content_hash, parsed, suite.repeats, suite.min_pass_rate)
+    scorers = [_with_judge(reg, s) for s in parsed]
     for case in cases:  # a case without the "expected" a scorer needs is refused before any call
         validate_expected(scorers, case.id, case.expected)
     rendered: dict[tuple[int, str], list[dict[str, Any]]] = {}
@@ -95,23 +161,17 @@ def build_plan(reg: Any, suite: Suite) -> Plan:
                                                   f"{', '.join(exc.names)} for {prompt.ref}") from None
             except TemplateError as exc:
                 raise type(exc)(f"{suite.dataset.name}: case {case.id!r} with {prompt.ref}: {exc}") from None
-    cells = [Cell(reg.pair(p.ref, m.ref, message=f"eval suite {suite.name}").pairing.id, p, m)
+    endpoints = {m.id: effective_endpoint(m.model, m.params, environ) for m in models}
+    cells = [Cell(reg.pair(p.ref, m.ref, message=f"eval suite {suite.name}").pairing.id, p, m, endpoints[m.id])
              for p in prompts for m in models]
-    jobs = []
-    for cell in cells:
-        for case in cases:
-            for repeat in range(suite.repeats):
-                request = CallRequest(model=cell.model.model, messages=rendered[(cell.prompt.id, case.id)],
-                                      params=dict(cell.model.params), tools=cell.prompt.tools,
-                                      response_format=cell.prompt.response_format, timeout=suite.timeout)
-                jobs.append(Job(cell, case, repeat, request, request_key(request, repeat)))
     fingerprint = {
         "suite": suite.hash, "dataset": dataset.content_hash,
         "pairings": [c.pairing_id for c in cells],
         "prompts": {p.ref: p.content_hash for p in prompts}, "models": {m.ref: m.content_hash for m in models},
         "scorers": {s.name: s.version for s in scorers}, "repeats": suite.repeats,
+        "endpoints": {c.pairing_id: c.endpoint.identity() for c in cells if c.endpoint is not None},
     }
-    return Plan(suite, dataset, cells, cases, jobs, scorers, fingerprint)
+    return Plan(suite, dataset, cells, cases, scorers, content, rendered, fingerprint)
 
 
 def _with_judge(reg: Any, scorer: Any) -> Any:

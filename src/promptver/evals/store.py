@@ -51,6 +51,9 @@ class RunStore:
     def cached_response(self, key: str) -> dict[str, Any] | None:
         return self.reader.cached_response(key)
 
+    def cached_responses(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        return self.reader.cached_responses(keys)
+
     def cached_score(self, key: str) -> dict[str, Any] | None:
         return self.reader.cached_score(key)
 
@@ -77,7 +80,7 @@ class RunStore:
                 r, job = o.result, o.job
                 result_id = writes.insert_result(
                     conn, run_id=self.run_id, pairing_id=job.cell.pairing_id, case_id=job.case.id, repeat=job.repeat,
-                    request_key=job.key, output=r.output, latency_ms=r.latency_ms, prompt_tokens=r.prompt_tokens,
+                    attempt=o.attempt, request_key=job.key, output=r.output, latency_ms=r.latency_ms, prompt_tokens=r.prompt_tokens,
                     completion_tokens=r.completion_tokens, cost_usd=r.cost_usd, cached=o.cached, error=r.error,
                     error_kind=r.error_kind, response_model=r.response_model,
                     system_fingerprint=r.system_fingerprint, created_at=now())

@@ -91,6 +91,22 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="Token id (from `p
     out(f"token {record['id']} ({record['prefix']}…) of {record['user']} is revoked")
 
 
+def pin_suite(file: str) -> tuple[str, str]:
+    """(the suite's name, its content hash) from a suite file: what a release gate pins."""
+    from pathlib import Path
+
+    from promptver.errors import InvalidValue
+    from promptver.evals.suite_content import suite_content
+    from promptver.evals.suites import load_suite
+
+    path = Path(file)
+    if not file.strip() or not path.is_file():
+        raise InvalidValue(f"--require-suite {file!r} is not a readable file: give the suite file, e.g. "
+                           "evals/support-reply.yaml, so its content can be pinned")
+    suite = load_suite(path)
+    return suite.name, suite_content(suite).hash
+
+
 def register_protect(labels_app: typer.Typer) -> None:
     @labels_app.command("protect")
     def protect(
@@ -98,12 +114,21 @@ def register_protect(labels_app: typer.Typer) -> None:
         label: Annotated[str, typer.Argument(help="Label, e.g. production.")],
         off: Annotated[bool, typer.Option("--off", help="Unprotect instead.")] = False,
         distinct_author: Annotated[bool, typer.Option("--distinct-author", help="The releaser may not be the author of the prompt version.")] = False,
-        require_suite: Annotated[Optional[str], typer.Option("--require-suite", help="Moving it needs a passing run of this eval suite for the pairing.")] = None,
+        require_suite: Annotated[Optional[str], typer.Option("--require-suite", metavar="FILE", help="A suite file, e.g. evals/support-reply.yaml: moving the label needs a passing whole-suite run of its content (dataset, scorers, repeats, min_pass_rate; pinned now: an edited file must be pinned again) for the pairing.")] = None,
+        as_json: JsonOpt = False,
     ) -> None:
         """Protect a label: only releasers may move it (production is protected by default)."""
+        suite_name = content = None
+        if require_suite is not None:
+            suite_name, content = pin_suite(require_suite)
         with registry() as reg:
             reg.set_label_policy(prompt, label, protected=not off, distinct_author=distinct_author,
-                                 require_suite=require_suite)
+                                 require_suite=suite_name, require_suite_hash=content)
+        if as_json:
+            emit_json({"prompt": prompt, "label": label, "protected": not off, "distinct_author": distinct_author,
+                       "require_suite": suite_name, "require_suite_hash": content, "suite_file": require_suite})
+            return
         state = "unprotected" if off else "protected" + (" (releaser must not be the author)" if distinct_author else "")
-        gate = f"; moving it needs a passing run of eval suite {require_suite!r}" if require_suite else ""
+        gate = (f"; moving it needs a passing whole-suite run of eval suite {suite_name!r}, suite content "
+                f"{content[:12]} (pinned from {require_suite})" if content else "")
         out(f"{prompt}@{label} is {state}{gate}")

@@ -8,6 +8,7 @@ import typer
 
 from promptver.cli.common import registry
 from promptver.cli.output import emit_json, out, safe, table, when
+from promptver.errors import InvalidValue
 
 app = typer.Typer(help="Labels: point production or staging at a pairing; every move is kept.",
                   no_args_is_help=True)
@@ -27,6 +28,12 @@ def _moved(event: object, moved: bool, as_json: bool) -> None:
         out(f"{e.prompt}@{e.label} removed (was {e.previous_pairing_id}) [event {e.seq}]")
     else:
         out(f"{e.prompt}@{e.label} -> {e.pairing_id} (was {e.previous_pairing_id or 'unset'}) [event {e.seq}]")
+    if moved and getattr(e, "gate_override", None):
+        out(_forced(e))
+
+
+def _forced(e: object) -> str:
+    return f"forced past the release gate by {safe(e.actor)}: {safe(e.gate_override)}"  # type: ignore[attr-defined]
 
 
 @app.command("set")
@@ -35,11 +42,16 @@ def set_(
     label: Annotated[str, typer.Argument(help="Label, e.g. production.")],
     pairing: Annotated[str, typer.Argument(help="Pairing id (from `promptver pair`) or NAME@OTHER_LABEL.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the label's history).")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Admins: release past a refusing release gate "
+                                        "(needs --reason; the refusal is kept in the label's history).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Point a label at a pairing (appends an event; the previous target is kept)."""
+    if force and not reason.strip():
+        raise InvalidValue("--force needs --reason: say why the release gate is overridden "
+                           "(it is kept in the label's history and the audit log)")
     with registry() as reg:
-        event, moved = reg.move_label(prompt, label, pairing, reason=reason)
+        event, moved = reg.move_label(prompt, label, pairing, reason=reason, force=force)
     _moved(event, moved, as_json)
 
 
@@ -86,6 +98,9 @@ def history(
     table(["when", "label", "event", "target", "previous", "by", "reason"],
           [[when(e.created_at), e.label, str(e.seq), e.pairing_id or "(removed)", e.previous_pairing_id or "-",
             e.actor, safe(e.reason)] for e in events])
+    for e in events:
+        if e.gate_override:
+            out(f"{e.label} event {e.seq}: {_forced(e)}")
 
 
 def register(root: typer.Typer) -> None:

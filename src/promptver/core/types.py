@@ -168,11 +168,12 @@ class LabelEvent:
     actor: str
     reason: str
     created_at: datetime
+    gate_override: str | None = None  # a release forced past the gate (--force): the refusal it overrode
 
     def to_json(self) -> dict[str, Any]:
         return {"prompt": self.prompt, "label": self.label, "seq": self.seq, "pairing": self.pairing_id,
                 "previous": self.previous_pairing_id, "actor": self.actor, "reason": self.reason,
-                "created_at": iso(self.created_at)}
+                "created_at": iso(self.created_at), "gate_override": self.gate_override}
 
 
 @dataclass(frozen=True)

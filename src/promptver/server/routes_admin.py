@@ -63,9 +63,11 @@ def revoke_token(request: Request, token_id: int, body: schemas.RevokeIn,
 def label_policy(request: Request, prompt: str, label: str, body: schemas.PolicyIn,
                  principal: Principal = Depends(allow("admin"))) -> dict[str, Any]:
     access.set_label_policy(registry(request, principal), prompt, label, protected=body.protected,
-                            distinct_author=body.distinct_author, require_suite=body.require_suite)
+                            distinct_author=body.distinct_author, require_suite=body.require_suite,
+                            require_suite_hash=body.require_suite_hash)
+    policy = access.label_policy(registry(request, principal).reader, prompt, label)
     return {"prompt": prompt, "label": label, "protected": body.protected, "distinct_author": body.distinct_author,
-            "require_suite": body.require_suite}
+            "require_suite": body.require_suite, "require_suite_hash": policy.require_suite_hash}
 
 
 @router.get("/audit")

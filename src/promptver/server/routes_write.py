@@ -65,9 +65,10 @@ def _moved(event: Any, moved: bool) -> JSONResponse:
 @router.put("/prompts/{name}/labels/{label}")
 def set_label(request: Request, name: str, label: str, body: schemas.LabelIn,
               principal: Principal = Depends(allow("release"))) -> JSONResponse:
-    """Move a label (compare-and-set with ``expected_seq``: 409 if it moved meanwhile)."""
+    """Move a label (compare-and-set with ``expected_seq``: 409 if it moved meanwhile, or if the release
+    gate refuses; ``force`` with a ``reason``: admins only (403 otherwise), past the gate)."""
     return _moved(*registry(request, principal).move_label(name, label, body.pairing, reason=body.reason,
-                                                           expected_seq=body.expected_seq))
+                                                           expected_seq=body.expected_seq, force=body.force))
 
 
 @router.post("/prompts/{name}/labels/{label}/remove")

@@ -52,6 +52,7 @@ class LabelIn(Strict):
     pairing: str
     reason: str = ""
     expected_seq: int | None = None
+    force: bool = False  # admins, with a reason: past a refusing release gate (the refusal is kept)
 
 
 class LabelRemoveIn(Strict):
@@ -90,3 +91,4 @@ class PolicyIn(Strict):
     protected: bool
     distinct_author: bool = False
     require_suite: str | None = None
+    require_suite_hash: str | None = None  # the suite content the gate pins, computed by the client from the file

@@ -16,6 +16,7 @@ used without a server has one implicit admin: the local user. Refused attempts a
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -104,35 +105,112 @@ def require(reg: Any, action: str, target: str = "") -> None:
                                         + f": it needs role {ACTIONS[action]} or higher")
 
 
-def label_policy(reader: Any, prompt: str, label: str) -> tuple[bool, bool, str | None]:
-    """(protected, distinct_author, required suite) for a label of a prompt."""
+@dataclass(frozen=True)
+class LabelPolicy:
+    protected: bool
+    distinct_author: bool = False
+    require_suite: str | None = None       # the gate's suite name (for messages and its runs of other content)
+    require_suite_hash: str | None = None  # the suite content the gate pins (evals/suite_content.py)
+
+
+def label_policy(reader: Any, prompt: str, label: str) -> LabelPolicy:
+    """The policy of a label of a prompt (its own, else the label's on every prompt, else the default)."""
     row = AccessReader(reader).label_policy(prompt, label)
     if row is None:
-        return label in DEFAULT_PROTECTED, False, None
-    return bool(row["protected"]), bool(row["distinct_author"]), row.get("require_suite")
+        return LabelPolicy(label in DEFAULT_PROTECTED)
+    return LabelPolicy(bool(row["protected"]), bool(row["distinct_author"]), row.get("require_suite"),
+                       row.get("require_suite_hash"))
 
 
-def authorize_label_move(reg: Any, prompt: str, label: str, target: Any) -> None:
-    """Editors move labels; protected ones need a releaser (and, if so set, not the version's author)."""
+@dataclass(frozen=True)
+class MoveCheck:
+    """What authorizing a label move decided, for its label event and audit event.
+
+    ``rollback_seq``: the target is a pairing this label pointed at before (its latest such event):
+    a rollback, which the release gate and the four-eyes rule do not apply to (the pairing was
+    released once already). ``gate_override``: the gate's refusal that an admin's ``force`` overrode."""
+
+    rollback_seq: int | None = None
+    gate_skipped: bool = False
+    gate_override: str | None = None
+
+    def audit_details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {}
+        if self.rollback_seq is not None:
+            details["rollback_to_seq"] = self.rollback_seq
+        if self.gate_skipped:
+            details["gate"] = (f"not applied: a rollback to a pairing this label pointed at before "
+                               f"(event {self.rollback_seq})")
+        if self.gate_override is not None:
+            details["forced"] = True
+            details["gate_override"] = self.gate_override
+        return details
+
+
+def authorize_label_move(reg: Any, prompt: str, label: str, target: Any, *, force: bool = False,
+                         reason: str = "") -> MoveCheck:
+    """Editors move labels; protected ones need a releaser (and, if so set, not the version's author);
+    a gated one needs a passing whole-suite run of the pinned suite content for the target pairing.
+
+    A rollback (the target is a pairing this label pointed at in an earlier event) needs the same
+    role but neither the gate nor the four-eyes rule. ``force`` (admins only, with a ``reason``)
+    moves a gated label past a refusing gate; the refusal is returned to be kept with the move."""
     where = f"{prompt}@{label}"
+    if force and not reason.strip():
+        raise InvalidValue("--force needs --reason: say why the release gate is overridden "
+                           "(it is kept in the label's history and the audit log)")
     require(reg, "release", where)
-    protected, distinct, suite = label_policy(reg.reader, prompt, label)
+    policy = label_policy(reg.reader, prompt, label)
     principal = reg.principal
-    if protected and RANK[principal.role] < RANK["releaser"]:
+    if force and RANK[principal.role] < RANK["admin"]:
+        raise deny(reg, "release.force", where, f"only admins may force a release past the release gate "
+                                                f"({principal.name} is {principal.role}); without --force the "
+                                                "gate applies")
+    if policy.protected and RANK[principal.role] < RANK["releaser"]:
         raise deny(reg, "release", where, f"label {label!r} is protected: only releasers may move it "
                                           f"({principal.name} is {principal.role})")
-    if protected and distinct and target is not None and target.prompt.author == principal.name:
+    if target is None:
+        return MoveCheck()
+    rollback_seq = _pointed_at_before(reg, prompt, label, target.id)
+    if rollback_seq is not None:
+        return MoveCheck(rollback_seq, gate_skipped=bool(policy.require_suite or policy.require_suite_hash))
+    if policy.protected and policy.distinct_author and target.prompt.author == principal.name:
         raise deny(reg, "release", where, f"label {label!r} requires a second person: {principal.name} authored "
                                           f"{target.prompt.ref} and may not release it")
-    if suite and target is not None:
-        from promptver.errors import ReleaseGateFailed
-        from promptver.storage.reader import EvalReader
+    refusal = gate_refusal(reg, prompt, label, target.id, policy)
+    if refusal is None:
+        return MoveCheck()
+    if force:
+        return MoveCheck(gate_override=refusal)
+    from promptver.errors import ReleaseGateFailed
 
-        run_id, why = EvalReader(reg.reader).passing_run(suite, target.id)
-        if run_id is None:
-            denied = deny(reg, "release", where, f"label {label!r} requires a passing run of eval suite {suite!r} "
-                                                 f"for pairing {target.id}: {why}")
-            raise ReleaseGateFailed(denied.message)
+    raise ReleaseGateFailed(deny(reg, "release", where, refusal).message)
+
+
+def _pointed_at_before(reg: Any, prompt: str, label: str, pairing_id: str) -> int | None:
+    """The seq of the latest event of this label that pointed it at ``pairing_id``, or None."""
+    seqs = [e.seq for e in reg.reader.label_history(prompt, label) if e.pairing_id == pairing_id]
+    return max(seqs) if seqs else None
+
+
+def gate_refusal(reg: Any, prompt: str, label: str, pairing_id: str, policy: LabelPolicy) -> str | None:
+    """Why the release gate refuses ``pairing_id`` (None: no gate, or it passes)."""
+    suite, pinned = policy.require_suite, policy.require_suite_hash
+    if not suite and not pinned:
+        return None
+    repin = f"promptver label protect {prompt} {label} --require-suite FILE"
+    name = f"eval suite {suite!r}" if suite else "the pinned eval suite"
+    if not pinned:
+        return (f"label {label!r} requires a passing run of {name} for pairing {pairing_id}, but its policy names "
+                "the suite without pinning its content (it was set before suite contents were pinned), so no run "
+                f"can show it ran that suite: an admin must pin the suite file's content with `{repin}`")
+    from promptver.storage.reader import EvalReader
+
+    run_id, why = EvalReader(reg.reader).passing_run(suite or "", pairing_id, pinned, repin=repin)
+    if run_id is not None:
+        return None
+    return (f"label {label!r} requires a passing run of {name} (suite content {pinned[:12]}) for pairing "
+            f"{pairing_id}: {why}")
 
 
 # -- administration ------------------------------------------------------------------------------
@@ -242,7 +320,9 @@ def revoke_token(reg: Any, token_id: int, reason: str = "") -> dict[str, Any]:
 
 
 def set_label_policy(reg: Any, prompt: str, label: str, *, protected: bool, distinct_author: bool = False,
-                     require_suite: str | None = None) -> None:
+                     require_suite: str | None = None, require_suite_hash: str | None = None) -> None:
+    """Write a label's policy (admins). ``require_suite_hash``: the suite content the release gate
+    pins, computed from the suite file where the file is (the CLI); stored as given."""
     from promptver.services.registry import audit
     from promptver.storage import writes
 
@@ -250,13 +330,20 @@ def set_label_policy(reg: Any, prompt: str, label: str, *, protected: bool, dist
     if prompt != "*":
         check_name(prompt, "prompt name")
     check_name(label, "label")
+    if require_suite_hash is not None:
+        require_suite_hash = require_suite_hash.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", require_suite_hash):
+            raise InvalidValue("require_suite_hash must be a suite content hash: 64 hex digits "
+                               "(`promptver label protect ... --require-suite FILE` computes it)")
+        if not require_suite:
+            raise InvalidValue("require_suite_hash needs require_suite, the name of the suite it pins")
 
     def work(conn: Any) -> None:
         writes.insert_label_policy(conn, prompt=prompt, label=label, protected=protected,
-                                   distinct_author=distinct_author, require_suite=require_suite, actor=reg.actor,
-                                   created_at=_now())
+                                   distinct_author=distinct_author, require_suite=require_suite,
+                                   require_suite_hash=require_suite_hash, actor=reg.actor, created_at=_now())
         audit(conn, reg.actor, "label.policy", f"{prompt}@{label}", protected=protected,
-              distinct_author=distinct_author, require_suite=require_suite)
+              distinct_author=distinct_author, require_suite=require_suite, require_suite_hash=require_suite_hash)
 
     reg.db.write(work)
 

@@ -26,8 +26,12 @@ def head(reg: Registry, prompt: str, label: str) -> LabelEvent | None:
 
 
 def move(reg: Registry, prompt: str, label: str, pairing_ref: str | None, *, reason: str = "",
-         expected_seq: Any = _UNSET, action: str = "label.set") -> tuple[LabelEvent, bool]:
-    """Point ``label`` of ``prompt`` at a pairing (None removes it). Returns (event, moved?)."""
+         expected_seq: Any = _UNSET, action: str = "label.set", force: bool = False) -> tuple[LabelEvent, bool]:
+    """Point ``label`` of ``prompt`` at a pairing (None removes it). Returns (event, moved?).
+
+    ``force`` (admins, with a ``reason``): move a gated label past a refusing release gate; the event
+    keeps the refusal (``gate_override``). A target this label pointed at before is a rollback: no
+    gate (access.authorize_label_move); its audit event says so."""
     from promptver.storage import writes
 
     check_name(prompt, "prompt name")
@@ -38,7 +42,7 @@ def move(reg: Registry, prompt: str, label: str, pairing_ref: str | None, *, rea
     target = None
     if pairing_ref is not None:
         target = _pairing_for(reg, prompt, pairing_ref)
-    access.authorize_label_move(reg, prompt, label, target)
+    check = access.authorize_label_move(reg, prompt, label, target, force=force, reason=reason)
     current = head(reg, prompt, label)
     seen = (current.seq if current else 0) if expected_seq is _UNSET else (expected_seq or 0)
     if current is not None and current.seq == seen and current.pairing_id == (target.id if target else None):
@@ -57,9 +61,10 @@ def move(reg: Registry, prompt: str, label: str, pairing_ref: str | None, *, rea
         writes.insert_label_event(conn, prompt_id=prompt_id, label=label, seq=head_seq + 1,
                                   pairing_id=target.id if target else None,
                                   previous_pairing_id=row.pairing_id if row else None,
-                                  actor=reg.actor, reason=reason, created_at=created)
+                                  actor=reg.actor, reason=reason, created_at=created,
+                                  gate_override=check.gate_override)
         audit(conn, reg.actor, action, f"{prompt}@{label}", pairing=target.id if target else None,
-              previous=row.pairing_id if row else None, reason=reason)
+              previous=row.pairing_id if row else None, reason=reason, **check.audit_details())
 
     reg.db.write(work, on_integrity=lambda exc: _conflict(reg, prompt, label)
                  if "label_events" in str(exc.orig) or "uq_label_events_seq" in str(exc.orig) else None)

@@ -169,19 +169,20 @@ class Registry:
         return access.revoke_token(self, token_id, reason)
 
     def set_label_policy(self, prompt: str, label: str, *, protected: bool, distinct_author: bool = False,
-                         require_suite: str | None = None) -> None:
+                         require_suite: str | None = None, require_suite_hash: str | None = None) -> None:
         access.set_label_policy(self, prompt, label, protected=protected, distinct_author=distinct_author,
-                                require_suite=require_suite)
+                                require_suite=require_suite, require_suite_hash=require_suite_hash)
 
     # -- releases -------------------------------------------------------------------------------
     def move_label(self, prompt: str, label: str, pairing: str | None, *, reason: str = "",
-                   expected_seq: int | None = None) -> tuple[LabelEvent, bool]:
-        """Point a label at a pairing (None removes it); compare-and-set against ``expected_seq``."""
+                   expected_seq: int | None = None, force: bool = False) -> tuple[LabelEvent, bool]:
+        """Point a label at a pairing (None removes it); compare-and-set against ``expected_seq``.
+        ``force`` (admins, with a ``reason``): past a refusing release gate, keeping the refusal."""
         from promptver.services import labels
 
         kwargs: dict[str, Any] = {} if expected_seq is None else {"expected_seq": expected_seq}
         action = "label.set" if pairing is not None else "label.remove"
-        return labels.move(self, prompt, label, pairing, reason=reason, action=action, **kwargs)
+        return labels.move(self, prompt, label, pairing, reason=reason, action=action, force=force, **kwargs)
 
     def rollback(self, prompt: str, label: str, *, reason: str = "", to_seq: int | None = None,
                  expected_seq: int | None = None) -> tuple[LabelEvent, bool]:

@@ -28,7 +28,8 @@ from promptver.services.registry import Paired, Pushed
 
 def _event(data: dict[str, Any]) -> LabelEvent:
     return LabelEvent(data["prompt"], data["label"], data["seq"], data["pairing"], data["previous"], data["actor"],
-                      data["reason"], parse_iso(data["created_at"]))  # type: ignore[arg-type]
+                      data["reason"], parse_iso(data["created_at"]),  # type: ignore[arg-type]
+                      data.get("gate_override"))
 
 
 def _pairing(data: dict[str, Any]) -> Pairing:
@@ -185,12 +186,15 @@ class RemoteRegistry:
         return (PromptVersion if kind == "prompt" else ModelVersion).from_json(data)
 
     def move_label(self, prompt: str, label: str, pairing: str | None, *, reason: str = "",
-                   expected_seq: int | None = None) -> tuple[LabelEvent, bool]:
+                   expected_seq: int | None = None, force: bool = False) -> tuple[LabelEvent, bool]:
         base = f"/v1/prompts/{quote(prompt)}/labels/{quote(label)}"
         if pairing is None:
             data = self._call("POST", base + "/remove", json={"reason": reason, "expected_seq": expected_seq})
         else:
-            data = self._call("PUT", base, json={"pairing": pairing, "reason": reason, "expected_seq": expected_seq})
+            body: dict[str, Any] = {"pairing": pairing, "reason": reason, "expected_seq": expected_seq}
+            if force:  # only when asked: an older server refuses unknown fields
+                body["force"] = True
+            data = self._call("PUT", base, json=body)
         return _event(data), bool(data["moved"])
 
     def rollback(self, prompt: str, label: str, *, reason: str = "", to_seq: int | None = None,
@@ -222,7 +226,10 @@ class RemoteRegistry:
         return dict(self._call("POST", f"/v1/tokens/{token_id}/revoke", json={"reason": reason}))
 
     def set_label_policy(self, prompt: str, label: str, *, protected: bool, distinct_author: bool = False,
-                         require_suite: str | None = None) -> None:
-        self._call("PUT", f"/v1/label-policies/{quote(prompt, safe='*')}/{quote(label)}",
-                   json={"protected": protected, "distinct_author": distinct_author, "require_suite": require_suite})
+                         require_suite: str | None = None, require_suite_hash: str | None = None) -> None:
+        body: dict[str, Any] = {"protected": protected, "distinct_author": distinct_author,
+                                "require_suite": require_suite}
+        if require_suite_hash is not None:
+            body["require_suite_hash"] = require_suite_hash
+        self._call("PUT", f"/v1/label-policies/{quote(prompt, safe='*')}/{quote(label)}", json=body)
 

@@ -84,6 +84,8 @@ def label_head(conn: Connection, prompt_id: int, label: str) -> Any:
 
 
 def insert_label_event(conn: Connection, **values: Any) -> None:
+    """``gate_override``: on a release forced past the gate, the refusal it overrode (else NULL)."""
+    values.setdefault("gate_override", None)
     conn.execute(_INSERT_LABEL_EVENT, values)
 
 

@@ -38,7 +38,15 @@ def test_junit_xml_of_a_passing_run(example, reg):
     [suite] = root.findall("testsuite")
     assert suite.get("name") == "support-reply/1 x support-llm/1"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert props == {"run": out["run"], "pairing": out["cells"][0]["pairing"], "pass_rate": "1.0000"}
+    cell = out["cells"][0]
+    assert props == {"run": out["run"], "pairing": cell["pairing"], "pass_rate": "1.0000", "status": "pass",
+                     "results": "3", "expected": "3", "errors": "0", "missing": "0", "cached": str(cell["cached"]),
+                     "prompt_tokens": str(cell["tokens"]["prompt"]),
+                     "completion_tokens": str(cell["tokens"]["completion"]), "cost_usd": "0.000000",
+                     "endpoint": "builtin:promptver/echo (builtin)",
+                     "response_models": ", ".join(cell["response_models"]),
+                     "system_fingerprints": ", ".join(cell["system_fingerprints"])}
+    assert cell["tokens"]["prompt"] > 0 and cell["tokens"]["completion"] > 0
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == ["order-status", "refund", "opening-hours"]
     assert {c.get("classname") for c in cases} == {"support-reply/1 x support-llm/1"}
@@ -64,7 +72,8 @@ def test_failures_repeats_and_two_cells(example, reg):
     assert failure.get("message") == "has <zzz> & co" and failure.text.startswith("has <zzz> & co: ")
     assert suites[0].find("testcase/system-out").text
     md = markdown(report)
-    assert md.startswith(f"## promptver eval s: regression\n\nRun `{out['run']}` (completed): 12/12 results")
+    assert md.startswith(f"## promptver eval s: below min_pass_rate in 2 cells\n\nRun `{out['run']}` (completed): "
+                         "12/12 results, 0 errors, 0 cached, cost $0.0000, tokens ")
     assert "| prompt \\\\ model | support-llm/1 | support-llm/2 |\n|---|---|---|\n" in md
     assert "| support-reply/1 | 0% (0/6) | 0% (0/6) |" in md
 
@@ -87,19 +96,20 @@ def test_errors_are_infrastructure_and_markdown_compares(example, reg, openai_st
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "0", "1")
     error = root.find("testsuite/testcase/error")
     assert error.get("type") == rows[1].error_kind and "\x1b" not in text
-    assert verdict(report) == "infrastructure"
+    assert verdict(report) == "incomplete (1 error)"
     comparison = {"baseline": "b" * 16, "cells": [{
         "pairing": out["cells"][0]["pairing"], "prompt": "support-reply/1", "model": "remote-llm/1", "before": 1.0,
         "after": 0.5, "summary": "pass rate 100% -> 50% (-50 pts, McNemar p=0.01: significant)",
         "significant": True, "direction": "worse", "regressed": [f"case-{i}" for i in range(25)],
         "fixed": ["we`ird|id"], "baseline_pairing": "0123abcd0123", "regression": True}]}
     md = markdown(report, comparison)
-    assert md.startswith("## promptver eval s: infrastructure\n")
-    assert "| support-reply/1 | 100% (2/2), 1 error |" in md
+    assert md.startswith("## promptver eval s: incomplete (1 error) and regression in 1 cell\n")  # both named
+    assert "| support-reply/1 | 100% (2/2 ran), 1 missing (1 error) |" in md
     assert f"### Compared with run `{'b' * 16}`" in md
     assert ("| support-reply/1 | remote-llm/1 | 100% (pairing `0123abcd0123`) | 50% | **regression**: pass rate "
             "100% -> 50% (-50 pts") in md
-    bullets = [line for line in md.splitlines() if line.startswith("- ")]
+    assert "### Errors\n\n- 1 x unavailable: HTTP 500: boom" in md and "(e.g. support-reply/1 x remote-llm/1, case refund)" in md
+    bullets = md.split("**: 25 regressed, 1 fixed\n\n", 1)[1].splitlines()
     assert bullets[0] == "- `case-0`: pass → fail" and len(bullets) == MAX_FLIPS + 1
     assert bullets[-1] == "- and 6 more"  # 25 regressed + 1 fixed, the fixed one last
 
@@ -109,8 +119,8 @@ def test_verdict_from_a_comparison_and_percentages(example, reg):
     report = build_report(reg, out["run"])
     assert verdict(report) == "pass"
     worse = {"baseline": "x", "cells": [{"significant": True, "direction": "worse", "regressed": [], "fixed": []}]}
-    assert verdict(report, worse) == "regression"
-    assert markdown(report, worse).startswith("## promptver eval support-reply: regression\n")
+    assert verdict(report, worse) == "regression in 1 cell"
+    assert markdown(report, worse).startswith("## promptver eval support-reply: regression in 1 cell\n")
     assert [pct(x) for x in (None, 0.0, 0.001, 5 / 6, 0.999, 1.0)] == ["-", "0%", "1%", "83%", "99%", "100%"]
 
 
@@ -119,11 +129,11 @@ def test_junit_marks_calls_an_interrupted_run_never_made_as_skipped(example, reg
 
     real, calls = runner.Executor._one, {"n": 0}
 
-    async def interrupt(self, job):
+    async def interrupt(self, *args):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return await real(self, job)
+        return await real(self, *args)
 
     monkeypatch.setattr(runner.Executor, "_one", interrupt)
     monkeypatch.setattr(runner, "FLUSH_EVERY", 1)
@@ -133,7 +143,8 @@ def test_junit_marks_calls_an_interrupted_run_never_made_as_skipped(example, reg
     assert len(rows) == 3 and sum(r.skipped for r in rows) == 3 - out["results"]
     root = ET.fromstring(junit_xml(build_report(reg, out["run"]), rows))
     assert root.get("skipped") == str(3 - out["results"]) and root.get("errors") == "0"
-    assert verdict(build_report(reg, out["run"])) == "interrupted"
+    missing = 3 - out["results"]
+    assert verdict(build_report(reg, out["run"])) == f"interrupted ({missing} call{'' if missing == 1 else 's'} not made)"
 
 
 def test_sparkline_edges():
@@ -159,6 +170,9 @@ def test_render_history_aligns_and_shows_the_latest():
         "support-reply/10 x support-llm/1      no scores (latest)  runs: 1",
     ]
     assert render_history([]) == []
+    errored = HistoryPoint("r", datetime.now(UTC), "completed", 3, 2, 1, 1.0, 1.0, 0.0)
+    assert render_history([HistoryRow("p1", "a/1", "m/1", [errored])]) == [
+        "a/1 x m/1  █  100% (latest, incomplete: 1 error)  runs: 1"]
 
 
 def test_history_over_several_runs(example, reg):
@@ -201,8 +215,10 @@ def test_markdown_of_a_real_comparison(example, reg):
     _, second = _run(example, suite)
     comparison = compare(reg, first["run"], second["run"], strict=True)
     md = markdown(build_report(reg, second["run"]), comparison)
-    assert md.startswith("## promptver eval s: regression\n")  # strict: any flip regresses
-    assert "| support-reply/2 | support-llm/1 | 100% (pairing `" in md and "| 0% |" in md
+    # strict: any flip regresses; every case also fails the default min_pass_rate
+    assert md.startswith("## promptver eval s: below min_pass_rate in 1 cell and regression in 1 cell\n")
+    assert "| support-reply/2 | support-llm/1 | 100% (support-reply/1 x support-llm/1, pairing `" in md
+    assert "| 0% |" in md
     assert "**support-reply/2 x support-llm/1**: 3 regressed, 0 fixed" in md
     assert [line for line in md.splitlines() if line.startswith("- `")] == [
         "- `opening-hours`: pass → fail", "- `order-status`: pass → fail", "- `refund`: pass → fail"]

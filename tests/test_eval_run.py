@@ -92,11 +92,11 @@ def test_an_interrupted_run_resumes_without_redoing_finished_cases(example, monk
     real = runner.Executor._one
     calls = {"n": 0}
 
-    async def interrupt_after_two(self, job):
+    async def interrupt_after_two(self, job, cached):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return await real(self, job)
+        return await real(self, job, cached)
 
     monkeypatch.setattr(runner.Executor, "_one", interrupt_after_two)
     monkeypatch.setattr(runner, "FLUSH_EVERY", 1)
@@ -158,7 +158,8 @@ def test_history_shows_a_trend(example):
 
 def test_a_release_gate_needs_a_passing_run_of_the_suite(example):
     """production requires the suite: a pairing never evaluated, or failing, cannot be released."""
-    assert example("label", "protect", "support-reply", "production", "--require-suite", "support-reply").code == 0
+    assert example("label", "protect", "support-reply", "production", "--require-suite",
+                   "evals/support-reply.yaml").code == 0
     path = example.project / "prompts" / "support-reply.yaml"
     path.write_text(path.read_text().replace('content: "{{ question }}"', 'content: "Please help."'))
     example("sync")
@@ -166,7 +167,8 @@ def test_a_release_gate_needs_a_passing_run_of_the_suite(example):
     refused = example("label", "set", "support-reply", "production", candidate)
     assert refused.code == 1
     assert refused.stderr.startswith("error: label 'production' requires a passing run of eval suite 'support-reply' "
-                                     f"for pairing {candidate}: no completed run")
+                                     "(suite content ")
+    assert f"for pairing {candidate}: no completed whole-suite run" in refused.stderr
     suite = example.project / "evals" / "support-reply.yaml"
     suite.write_text(suite.read_text().replace("prompts: [support-reply@production]", "prompts: [support-reply/2]"))
     assert example("eval", "evals/support-reply.yaml").code == 1  # every case fails: the question is gone

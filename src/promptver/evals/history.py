@@ -2,7 +2,7 @@
 
 ``history`` reads the registry; ``sparkline`` and ``render_history`` are pure. A run's pass rate for a
 pairing follows ``report.build_report``: errored calls are not scored, and a call passes when every
-scorer passed it (the rows come from ``outputs.case_rows``, so there is one rule).
+scorer passed it, counted in SQL (``EvalReader.cell_totals``, as the report counts: one rule).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from promptver.evals.outputs import case_rows, pct
+from promptver.evals.outputs import pct
 from promptver.storage.reader import EvalReader
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -32,7 +32,7 @@ class HistoryPoint:
     errors: int
     pass_rate: float | None
     mean_latency_ms: float | None
-    cost_usd: float
+    cost_usd: float | None  # None: a call of unknown cost
 
 
 @dataclass
@@ -53,39 +53,40 @@ class HistoryRow:
                 "runs": [{"run": p.run_id, "created_at": p.created_at.isoformat().replace("+00:00", "Z"),
                           "state": p.state, "results": p.results, "passed": p.passed, "errors": p.errors,
                           "pass_rate": p.pass_rate, "mean_latency_ms": p.mean_latency_ms,
-                          "cost_usd": round(p.cost_usd, 6)} for p in self.points]}
+                          "cost_usd": None if p.cost_usd is None else round(p.cost_usd, 6)} for p in self.points]}
 
 
 def history(reg: Any, suite: str, limit: int = 30) -> list[HistoryRow]:
-    """The ``limit`` newest runs of ``suite`` (its name, as `promptver eval list` shows it), per pairing,
-    oldest to newest; pairings in the order they first appeared. A pairing's points are the runs it was in."""
-    runs = EvalReader(reg.reader).runs(suite, limit=limit)
+    """The ``limit`` newest whole-suite runs of ``suite`` (its name, as `promptver eval list` shows it;
+    never a bisect or attribution replay of chosen cases), per pairing, oldest to newest; pairings in
+    the order they first appeared. A pairing's points are the runs it was in."""
+    runs = EvalReader(reg.reader).runs(suite, limit=limit, kind="suite")
     runs.sort(key=lambda r: (r["created_at"], r["id"]))
     rows: dict[str, HistoryRow] = {}
+    reader = EvalReader(reg.reader)
     for run in runs:
-        per_pairing: dict[str, list[Any]] = {}
-        for pid in run["plan"].get("fingerprint", {}).get("pairings", []):
-            per_pairing[pid] = []
-        for c in case_rows(reg, run["id"]):
-            if not c.skipped:
-                per_pairing.setdefault(c.pairing_id, []).append(c)
-        for pid, cases in per_pairing.items():
+        totals = {t["pairing_id"]: t for t in reader.cell_totals(run["id"])}  # (counted in SQL: no row in memory)
+        pairings = list(run["plan"].get("fingerprint", {}).get("pairings", []))
+        pairings += [pid for pid in totals if pid not in pairings]
+        for pid in pairings:
             if pid not in rows:
                 pairing = reg.pairing(pid)
                 rows[pid] = HistoryRow(pid, pairing.prompt.ref, pairing.model.ref)
-            rows[pid].points.append(_point(run, cases))
+            rows[pid].points.append(_point(run, totals.get(pid)))
     return list(rows.values())
 
 
-def _point(run: dict[str, Any], cases: list[Any]) -> HistoryPoint:
-    errors = sum(c.passed is None for c in cases)
-    passed = sum(c.passed is True for c in cases)
-    scored = len(cases) - errors
-    latencies = [c.latency_ms for c in cases if c.passed is not None and c.latency_ms is not None]
-    cost = math.fsum(c.cost_usd or 0.0 for c in cases if not c.cached)
-    return HistoryPoint(run["id"], run["created_at"], run.get("state"), len(cases), passed, errors,
+def _point(run: dict[str, Any], totals: dict[str, Any] | None) -> HistoryPoint:
+    """One run of one pairing from its SQL totals (None: no result yet). Its cost is None when an
+    answered, uncached call's cost is unknown."""
+    t = totals or {}
+    results, errors, passed = int(t.get("results") or 0), int(t.get("errors") or 0), int(t.get("passed") or 0)
+    scored = results - errors
+    answered = int(t.get("answered_latencies") or 0)
+    cost = None if t.get("cost_unknown") else float(t.get("cost_usd") or 0.0)
+    return HistoryPoint(run["id"], run["created_at"], run.get("state"), results, passed, errors,
                         passed / scored if scored else None,
-                        math.fsum(latencies) / len(latencies) if latencies else None, cost)
+                        float(t["answered_latency_sum"]) / answered if answered else None, cost)
 
 
 def sparkline(values: list[float | None], lo: float | None = 0.0, hi: float | None = 1.0) -> str:
@@ -119,5 +120,9 @@ def render_history(rows: list[HistoryRow]) -> list[str]:
     for row, name, spark in zip(rows, names, lines_, strict=True):
         latest = row.latest
         rate = "no scores" if latest is None or latest.pass_rate is None else pct(latest.pass_rate)
-        out.append(f"{name.ljust(name_width)}  {spark.ljust(line_width)}  {rate} (latest)  runs: {len(row.points)}")
+        # a latest run with errors is incomplete: its rate is over what ran, and says so
+        errors = f", incomplete: {latest.errors} error{'' if latest.errors == 1 else 's'}" \
+            if latest is not None and latest.errors else ""
+        out.append(f"{name.ljust(name_width)}  {spark.ljust(line_width)}  {rate} (latest{errors})  "
+                   f"runs: {len(row.points)}")
     return out

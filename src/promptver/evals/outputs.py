@@ -1,7 +1,8 @@
 """A run's results for CI: JUnit XML (test reporters) and a compact Markdown report (a PR comment).
 
 Pure where it can be: ``junit_xml`` and ``markdown`` take a :class:`RunReport` (and rows, or a
-comparison) and return text; only :func:`case_rows` reads the registry. The CLI writes the files.
+comparison) and return text; only :func:`case_rows` / :func:`iter_case_rows` read the registry (one
+pairing at a time). The CLI writes the files.
 A result that errored is infrastructure (``<error>``), never a failure; a result with no score
 that failed passes, the rule ``report.build_report`` uses.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptver.errors import NotFound
-from promptver.evals.report import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_PASS, EXIT_REGRESSION, CellReport, RunReport
+from promptver.evals.report import CellReport, RunReport, cost_text, plural
 from promptver.storage.reader import DatasetReader, EvalReader
 
 EXCERPT_CHARS = 500
@@ -40,40 +42,63 @@ class CaseRow:
     cost_usd: float | None = None
     cached: bool = False
     skipped: bool = False
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def status(self) -> str:
+        """pass | fail | error | not made."""
+        return "not made" if self.skipped else "error" if self.passed is None else "pass" if self.passed else "fail"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pairing": self.pairing_id, "case": self.case_id, "repeat": self.repeat, "status": self.status,
+                "error": self.error, "error_kind": self.error_kind,
+                "failures": [{"scorer": n, "detail": d} for n, d in self.failures], "output": self.output,
+                "tokens": None if self.prompt_tokens is None and self.completion_tokens is None else
+                {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
+                "latency_ms": self.latency_ms, "cost_usd": self.cost_usd, "cached": self.cached}
 
 
 def case_rows(reg: Any, run_id: str) -> list[CaseRow]:
     """The rows of a stored run in dataset order (then repeat), pairing by pairing as the plan lists them,
     plus a ``skipped`` row for every planned call without a result (an interrupted run)."""
+    return list(iter_case_rows(reg, run_id))
+
+
+def iter_case_rows(reg: Any, run_id: str, pairing_id: str | None = None) -> Iterator[CaseRow]:
+    """:func:`case_rows` one pairing at a time (or only ``pairing_id``'s): memory holds one cell's
+    rows, never the whole run's."""
     reader = EvalReader(reg.reader)
     run = reader.run(run_id)
     if run is None:
         raise NotFound(f"no eval run {run_id!r} (see `promptver eval list`)")
     fingerprint = run["plan"].get("fingerprint", {})
     case_ids = [c["id"] for c in DatasetReader(reg.reader).by_id(run["dataset_version_id"])["cases"]]
+    if fingerprint.get("cases") is not None:  # a replay of chosen cases
+        chosen = set(fingerprint["cases"])
+        case_ids = [cid for cid in case_ids if cid in chosen]
     order = {cid: i for i, cid in enumerate(case_ids)}
-    pairings = list(fingerprint.get("pairings", []))
-    failing: dict[int, list[tuple[str, str]]] = {}
-    for s in reader.scores(run["id"]):
-        if not s["passed"]:
+    planned = list(fingerprint.get("pairings", []))
+    pairings = planned + [t["pairing_id"] for t in reader.cell_totals(run["id"]) if t["pairing_id"] not in planned]
+    repeats = int(fingerprint.get("repeats") or 1)
+    for pid in pairings if pairing_id is None else [pairing_id]:
+        failing: dict[int, list[tuple[str, str]]] = {}
+        for s in reader.cell_failed_scores(run["id"], pid):
             failing.setdefault(s["result_id"], []).append((s["scorer"], s["detail"] or ""))
-    rows: dict[tuple[str, str, int], CaseRow] = {}
-    for r in reader.results(run["id"]):
-        errored = bool(r["error"])
-        fails = [] if errored else failing.get(r["id"], [])
-        output = None if r["output"] is None else _excerpt(r["output"])
-        rows[(r["pairing_id"], r["case_id"], r["repeat"])] = CaseRow(
-            r["pairing_id"], r["case_id"], r["repeat"], None if errored else not fails, r["error"] or None,
-            r["error_kind"], fails, output, r["latency_ms"], r["cost_usd"], bool(r["cached"]))
-        if r["pairing_id"] not in pairings:
-            pairings.append(r["pairing_id"])
-    for pid in fingerprint.get("pairings", []):
-        for cid in case_ids:
-            for repeat in range(int(fingerprint.get("repeats") or 1)):
-                rows.setdefault((pid, cid, repeat), CaseRow(pid, cid, repeat, None, skipped=True))
-    rank = {pid: i for i, pid in enumerate(pairings)}
-    return sorted(rows.values(), key=lambda c: (rank[c.pairing_id], order.get(c.case_id, len(order)), c.case_id,
-                                                c.repeat))
+        rows: dict[tuple[str, int], CaseRow] = {}
+        for r in reader.cell_results(run["id"], pid):
+            errored = bool(r["error"])
+            fails = [] if errored else failing.get(r["id"], [])
+            output = None if r["output"] is None else _excerpt(r["output"])
+            rows[(r["case_id"], r["repeat"])] = CaseRow(
+                pid, r["case_id"], r["repeat"], None if errored else not fails, r["error"] or None,
+                r["error_kind"], fails, output, r["latency_ms"], r["cost_usd"], bool(r["cached"]),
+                prompt_tokens=r["prompt_tokens"], completion_tokens=r["completion_tokens"])
+        if pid in planned:
+            for cid in case_ids:
+                for repeat in range(repeats):
+                    rows.setdefault((cid, repeat), CaseRow(pid, cid, repeat, None, skipped=True))
+        yield from sorted(rows.values(), key=lambda c: (order.get(c.case_id, len(order)), c.case_id, c.repeat))
 
 
 def _excerpt(text: str) -> str:
@@ -89,16 +114,33 @@ def _rate(rate: float | None) -> str:
     return "" if rate is None else f"{rate:.4f}"
 
 
-def junit_xml(report: RunReport, cases: list[CaseRow]) -> str:
+def _properties(report: RunReport, cell: CellReport) -> list[tuple[str, Any]]:
+    """A cell's facts as JUnit properties (CI dashboards read them): counts, status, tokens, cost,
+    the endpoint and what the server said it was."""
+    tokens = cell.tokens()
+    return [("run", report.run["id"]), ("pairing", cell.pairing_id), ("pass_rate", _rate(cell.pass_rate)),
+            ("status", cell.status), ("results", cell.total), ("expected", cell.expected), ("errors", cell.errors),
+            ("missing", cell.missing), ("cached", cell.cached),
+            ("prompt_tokens", "unknown" if tokens is None else tokens["prompt"]),
+            ("completion_tokens", "unknown" if tokens is None else tokens["completion"]),
+            ("cost_usd", "unknown" if cell.cost_usd is None else f"{cell.cost_usd:.6f}"),
+            ("endpoint", cell.endpoint_text()), ("response_models", ", ".join(cell.response_models)),
+            ("system_fingerprints", ", ".join(cell.system_fingerprints))]
+
+
+def junit_xml(report: RunReport, cases: Iterable[CaseRow]) -> str:
     """JUnit XML: one <testsuite> per cell ("PROMPT x MODEL"), one <testcase> per (case, repeat)."""
     run = report.run
+    by_pairing: dict[str, list[CaseRow]] = {}
+    for c in cases:
+        by_pairing.setdefault(c.pairing_id, []).append(c)
     repeats = int(run["plan"].get("fingerprint", {}).get("repeats") or 1)
-    repeats = max([repeats, *(c.repeat + 1 for c in cases)])
+    repeats = max([repeats, *(c.repeat + 1 for rows in by_pairing.values() for c in rows)])
     root = ET.Element("testsuites", name=_x(run["suite"]))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for cell in report.cells:
         name = f"{cell.prompt} x {cell.model}"
-        mine = [c for c in cases if c.pairing_id == cell.pairing_id]
+        mine = by_pairing.get(cell.pairing_id, [])
         counts = {"tests": len(mine), "failures": sum(c.passed is False for c in mine),
                   "errors": sum(c.passed is None and not c.skipped for c in mine),
                   "skipped": sum(c.skipped for c in mine)}
@@ -107,7 +149,7 @@ def junit_xml(report: RunReport, cases: list[CaseRow]) -> str:
                               timestamp=run["created_at"].strftime("%Y-%m-%dT%H:%M:%S"),
                               **{k: str(v) for k, v in counts.items()})
         props = ET.SubElement(suite, "properties")
-        for key, value in (("run", run["id"]), ("pairing", cell.pairing_id), ("pass_rate", _rate(cell.pass_rate))):
+        for key, value in _properties(report, cell):
             ET.SubElement(props, "property", name=key, value=_x(value))
         for c in mine:
             test = ET.SubElement(suite, "testcase", classname=_x(name),
@@ -134,15 +176,17 @@ def junit_xml(report: RunReport, cases: list[CaseRow]) -> str:
 
 # -- Markdown -------------------------------------------------------------------------------------
 def verdict(report: RunReport, comparison: dict[str, Any] | None = None) -> str:
-    """pass | regression | infrastructure | interrupted: the exit code's; a comparison cell marked
-    ``regression`` (or significantly worse) makes a passing run a regression too."""
-    code = report.exit_code()
-    worse = any(c.get("regression") or (c.get("significant") and c.get("direction") == "worse")
-                for c in (comparison or {}).get("cells", []))
-    if code == EXIT_PASS and worse:
-        code = EXIT_REGRESSION
-    return {EXIT_PASS: "pass", EXIT_REGRESSION: "regression", EXIT_INFRA: "infrastructure",
-            EXIT_INTERRUPTED: "interrupted"}.get(code, f"exit {code}")
+    """The run's verdict in words (``RunReport.verdict``): pass, below min_pass_rate in N cells,
+    regression in N cells, incomplete (...) and ..., interrupted (...). A comparison not yet added
+    to the report (``RunReport.add_comparison``) counts its regressed (or significantly worse) cells."""
+    if comparison and not report.regressions:
+        worse = [c for c in comparison.get("cells", [])
+                 if c.get("regression") or (c.get("significant") and c.get("direction") == "worse")]
+        if worse:
+            probe = RunReport(report.run, report.cells, report.expected_results, report.failures,
+                              [f"{c.get('prompt')} x {c.get('model')}" for c in worse])
+            return probe.verdict()
+    return report.verdict()
 
 
 def pct(rate: float | None) -> str:
@@ -157,16 +201,64 @@ def pct(rate: float | None) -> str:
     return f"{shown}%"
 
 
-def _cell_text(cell: CellReport | None) -> str:
+def cell_text(cell: CellReport | None, interval: bool = False) -> str:
+    """``83% (5/6)``; ``100% (2/2 ran), 28 missing (28 errors)``; ``no scores, 30 missing (30 errors)``.
+    ``interval``: the Wilson interval after a complete cell's rate (the terminal's matrix)."""
     if cell is None:
         return "-"
     if cell.pass_rate is None:
-        return f"no scores ({_n(cell.errors, 'error')})"
-    return f"{pct(cell.pass_rate)} ({cell.passed}/{cell.scored})" + (f", {_n(cell.errors, 'error')}" if cell.errors else "")
+        text = "no scores" if cell.expected or cell.total else "no cases"
+    elif cell.complete:
+        text = f"{pct(cell.pass_rate)} ({cell.passed}/{cell.scored})"
+        if interval:
+            low, high = cell.interval()
+            text += f" [{pct(low)}-{pct(high)}]"
+    else:
+        text = f"{pct(cell.pass_rate)} ({cell.passed}/{cell.scored} ran)"
+    missing = cell.missing_text()
+    return text + (f", {missing}" if missing else "")
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+def reason_lines(report: RunReport) -> list[str]:
+    """``30 x auth: no API key for ... (e.g. support-reply/1 x remote-llm/1, case refund)``, most
+    frequent first, at most ``MAX_REASONS``; then the endpoints a run stopped calling."""
+    lines = []
+    for r in report.error_reasons:
+        kind = f"{r.kind}: " if r.kind else ""
+        lines.append(f"{r.count} x {kind}{r.short()} (e.g. {r.prompt} x {r.model}, case {r.case_id})")
+    if report.distinct_reasons > len(report.error_reasons):
+        lines.append(f"and {plural(report.distinct_reasons - len(report.error_reasons), 'other reason')}")
+    for stop in report.stopped:
+        endpoint = stop.get("endpoint")
+        where = endpoint.get("url") or endpoint.get("provider") if isinstance(endpoint, dict) else endpoint
+        lines.append(f"stopped calling {where or 'an endpoint'}: {stop.get('reason') or 'no reason recorded'}"
+                     f" ({stop.get('not_made', '?')} calls not made)")
+    return lines
+
+
+def endpoint_lines(report: RunReport) -> list[str]:
+    """Per cell: where its calls went, and what the server said it was (``model``, fingerprint)."""
+    lines = []
+    for cell in report.cells:
+        said = []
+        if cell.response_models:
+            said.append("model " + ", ".join(cell.response_models))
+        if cell.system_fingerprints:
+            said.append("system_fingerprint " + ", ".join(cell.system_fingerprints))
+        reported = f"; reported {'; '.join(said)}" if said else ""
+        lines.append(f"{cell.prompt} x {cell.model}: {cell.endpoint_text()}{reported}")
+    return lines
+
+
+def totals_text(report: RunReport) -> str:
+    """``32/90 results, 3 errors, 58 missing, 0 cached, cost ≥ $0.0012 (...), tokens 1234 in / 567 out``."""
+    parts = [f"{report.total}/{report.expected_results} results", plural(report.errors, "error")]
+    if report.missing:
+        parts.append(f"{report.missing} missing")
+    parts += [f"{report.cached} cached", "cost " + cost_text(report.cost_known_usd, report.cost_unknown)]
+    tokens = report.tokens()
+    parts.append("tokens unknown" if tokens is None else f"tokens {tokens['prompt']} in / {tokens['completion']} out")
+    return ", ".join(parts)
 
 
 def md_cell(text: Any) -> str:
@@ -184,26 +276,46 @@ def _code(text: str) -> str:
 
 def markdown(report: RunReport, comparison: dict[str, Any] | None = None) -> str:
     run = report.run
-    totals = (f"Run `{run['id']}` ({run.get('state') or 'unknown'}): {report.total}/{report.expected_results} "
-              f"results, {_n(report.errors, 'error')}, {sum(c.cached for c in report.cells)} cached, "
-              f"${sum(c.cost_usd for c in report.cells):.4f}")
-    lines = [f"## promptver eval {md_cell(run['suite'])}: {verdict(report, comparison)}", "", totals, ""]
+    totals = f"Run `{run['id']}` ({run.get('state') or 'unknown'}): {md_cell(totals_text(report))}"
+    content = f", suite content `{report.content_hash}`" if report.content_hash else ""
+    lines = [f"## promptver eval {md_cell(run['suite'])}: {md_cell(verdict(report, comparison))}", "", totals, "",
+             f"Kind: {report.kind}{content}", ""]
     prompts = list(dict.fromkeys(c.prompt for c in report.cells))
     models = list(dict.fromkeys(c.model for c in report.cells))
     by = {(c.prompt, c.model): c for c in report.cells}
     lines.append("| prompt \\\\ model | " + " | ".join(md_cell(m) for m in models) + " |")
     lines.append("|---|" + "---|" * len(models))
     for p in prompts:
-        lines.append(f"| {md_cell(p)} | " + " | ".join(md_cell(_cell_text(by.get((p, m)))) for m in models) + " |")
-    if report.failures:
-        lines += ["", *(f"- **FAIL** {md_cell(f)}" for f in report.failures)]
+        lines.append(f"| {md_cell(p)} | " + " | ".join(md_cell(cell_text(by.get((p, m)))) for m in models) + " |")
+    if report.failures or report.regressions:
+        lines += ["", *(f"- **FAIL** {md_cell(f)}" for f in report.failures + report.regressions)]
+    reasons = reason_lines(report)
+    if reasons:
+        lines += ["", "### Errors", "", *(f"- {md_cell(line)}" for line in reasons)]
+    resume = report.resume()
+    if resume:
+        lines += ["", f"Resume: `{resume['command']}` (retries the {resume['retries']} calls that errored and makes "
+                      f"the {resume['not_made']} not made)"]
+    lines += ["", "| cell | tokens (in / out) | cost | p50 latency | endpoint | reported by the server |",
+              "|---|---|---|---|---|---|"]
+    for cell in report.cells:
+        tokens = cell.tokens()
+        token_text = "unknown" if tokens is None else f"{tokens['prompt']} / {tokens['completion']}"
+        said = ", ".join(cell.response_models + cell.system_fingerprints) or "-"
+        latency = "-" if cell.latency_ms_p50 is None else f"{cell.latency_ms_p50:.0f} ms"
+        lines.append(f"| {md_cell(cell.prompt)} x {md_cell(cell.model)} | {token_text} | "
+                     f"{md_cell(cost_text(cell.cost_known_usd, cell.cost_unknown))} | {latency} | "
+                     f"{md_cell(cell.endpoint_text())} | {md_cell(said)} |")
     if comparison:
         lines += ["", f"### Compared with run `{comparison.get('baseline')}`", "",
                   "| prompt | model | baseline | this run | change |", "|---|---|---|---|---|"]
         for c in comparison.get("cells", []):
             base = c.get("baseline_pairing")
-            other = f" (pairing `{md_cell(base)}`)" if base and base != c.get("pairing") else ""
-            mark = "**regression**: " if c.get("regression") else ""
+            named = (f"{md_cell(c['baseline_prompt'])} x {md_cell(c.get('baseline_model'))}, "
+                     if c.get("baseline_prompt") else "")
+            other = f" ({named}pairing `{md_cell(base)}`)" if base and base != c.get("pairing") else ""
+            mark = ("**regression**: " if c.get("regression") else "") + \
+                   ("**incomplete**: " if c.get("incomplete") else "")
             lines.append(f"| {md_cell(c.get('prompt'))} | {md_cell(c.get('model'))} | {pct(c.get('before'))}{other} | "
                          f"{pct(c.get('after'))} | {mark}{md_cell(c.get('summary', ''))} |")
         for c in comparison.get("cells", []):

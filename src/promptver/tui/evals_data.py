@@ -4,7 +4,9 @@ matrix with its regressed cells, the cases of one cell, one result in full.
 A cell is **regressed** when its pass rate is below the suite's ``min_pass_rate`` (the rule
 ``evals.report.build_report`` fails a run by; default 1.0), or below the pass rate the same
 pairing had in the previous completed run of the same suite that evaluated it. Cells whose calls
-all errored have no pass rate and are never regressed (infrastructure is not a regression).
+all errored have no pass rate and are never regressed (infrastructure is not a regression). A cell
+with errors or calls not made is **incomplete** (shown so, never as a pass); it is below
+``min_pass_rate`` only when it would be even if every missing call had passed.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptver.errors import NotFound
-from promptver.evals.outputs import CaseRow, case_rows, pct
-from promptver.evals.report import CellReport, RunReport, build_report
+from promptver.evals.outputs import CaseRow, iter_case_rows, pct
+from promptver.evals.report import CellReport, RunReport, build_report, cost_text
 from promptver.storage.reader import EvalReader
 
 
@@ -32,13 +34,16 @@ class MatrixCell:
             return False
         return self.below_min or (self.previous is not None and rate < self.previous)
 
+    @property
+    def incomplete(self) -> bool:
+        return not self.cell.complete
+
     def text(self) -> str:
         cell = self.cell
+        missing = f", {cell.unscored} missing" if cell.unscored else ""
         if cell.pass_rate is None:
-            return f"no scores ({cell.errors} err)" if cell.total else "-"
-        shown = f"{pct(cell.pass_rate)} {cell.passed}/{cell.scored}"
-        if cell.errors:
-            shown += f" {cell.errors}err"
+            return f"no scores{missing}" if cell.total or cell.expected else "-"
+        shown = f"{pct(cell.pass_rate)} {cell.passed}/{cell.scored}" + (f" ran{missing}" if missing else "")
         if self.previous is not None and cell.pass_rate != self.previous:
             shown += f" {'↓' if cell.pass_rate < self.previous else '↑'}{pct(self.previous)}"
         return shown
@@ -46,11 +51,23 @@ class MatrixCell:
     def why(self) -> str:
         """Why the cell is highlighted, in words ("" when it is not)."""
         reasons = []
+        if self.incomplete:
+            reasons.append(f"incomplete: {self.cell.missing_text()}")
         if self.below_min:
-            reasons.append("below the suite's min_pass_rate")
+            reasons.append("below the suite's min_pass_rate" + (" even if every missing call passed"
+                                                                 if self.incomplete else ""))
         if self.previous is not None and self.cell.pass_rate is not None and self.cell.pass_rate < self.previous:
             reasons.append(f"was {pct(self.previous)} in run {self.previous_run}")
         return "; ".join(reasons)
+
+    def facts(self) -> str:
+        """``tokens 120 in / 45 out, cost $0.0012, p50 12 ms``: the cell's usage."""
+        tokens = self.cell.tokens()
+        shown = ["tokens unknown" if tokens is None else f"tokens {tokens['prompt']} in / {tokens['completion']} out",
+                 "cost " + cost_text(self.cell.cost_known_usd, self.cell.cost_unknown)]
+        if self.cell.latency_ms_p50 is not None:
+            shown.append(f"p50 {self.cell.latency_ms_p50:.0f} ms")
+        return ", ".join(shown)
 
 
 @dataclass
@@ -85,12 +102,11 @@ def fetch_matrix(registry: Any, run_id: str) -> Matrix:
     report = build_report(registry, run["id"])
     matrix = Matrix(report, list(dict.fromkeys(c.prompt for c in report.cells)),
                     list(dict.fromkeys(c.model for c in report.cells)))
-    need = matrix.min_pass_rate
     older = [r for r in reader.runs(run["suite"], limit=200)
              if r["created_at"] < run["created_at"] and r["id"] != run["id"] and r["state"] == "completed"]
     reports: dict[str, RunReport] = {}
     for cell in report.cells:
-        found = MatrixCell(cell, below_min=cell.pass_rate is not None and cell.pass_rate < need)
+        found = MatrixCell(cell, below_min=cell.status == "fail")
         for before in older:  # newest first: the previous run that evaluated this pairing
             if cell.pairing_id in before["plan"].get("fingerprint", {}).get("pairings", []):
                 if before["id"] not in reports:
@@ -105,16 +121,12 @@ def fetch_matrix(registry: Any, run_id: str) -> Matrix:
 
 def fetch_cases(registry: Any, run_id: str, pairing_id: str) -> list[CaseRow]:
     """The results of one cell of a run, in dataset order (then repeat)."""
-    return [row for row in case_rows(registry, run_id) if row.pairing_id == pairing_id]
+    return list(iter_case_rows(registry, run_id, pairing_id))
 
 
 def fetch_result(registry: Any, run_id: str, row: CaseRow) -> dict[str, Any]:
     """One result in full: the whole output (``case_rows`` keeps an excerpt), the error, each score."""
-    reader = EvalReader(registry.reader)
-    results = [r for r in reader.results(run_id)
-               if (r["pairing_id"], r["case_id"], r["repeat"]) == (row.pairing_id, row.case_id, row.repeat)]
-    if not results:
+    result = EvalReader(registry.reader).result_of(run_id, row.pairing_id, row.case_id, row.repeat)
+    if result is None:
         return {"result": None, "scores": []}
-    result = results[-1]
-    scores = [s for s in reader.scores(run_id) if s["result_id"] == result["id"]]
-    return {"result": result, "scores": scores}
+    return {"result": result, "scores": result.pop("scores")}

@@ -21,6 +21,7 @@ from promptver.tui.evals_shared import LOCAL_ONLY, RunProgress, default_suite, i
 from promptver.tui.text import literal, one_line, when
 
 REGRESSED = "bold red"
+INCOMPLETE = "yellow"
 STATE_STYLE = {"completed": "green", "interrupted": "yellow", "failed": "red", "running": "cyan", "resumed": "cyan"}
 
 
@@ -156,7 +157,13 @@ class EvalsScreen(RegistryScreen, Screen[None]):
         run, report = matrix.run, matrix.report
         title = Text()
         title.append_text(literal(f"{run['suite']} {run['id']}"))
-        title.append(f"  {run.get('state')}  {report.total}/{report.expected_results} results, {report.errors} errors")
+        tokens = report.tokens()
+        title.append(f"  {run.get('state')}  {report.total}/{report.expected_results} results, {report.errors} errors"
+                     + (f", {report.missing} missing" if report.missing else "")
+                     + (", tokens unknown" if tokens is None else
+                        f", tokens {tokens['prompt']} in / {tokens['completion']} out"))
+        if report.incomplete:
+            title.append("  incomplete", style=INCOMPLETE)
         self.query_one("#matrix-title", Static).update(title)
         table.add_column("prompt \\ model", key="prompt")
         for model in matrix.models:
@@ -166,7 +173,8 @@ class EvalsScreen(RegistryScreen, Screen[None]):
             for model in matrix.models:
                 cell = matrix.cells.get((prompt, model))
                 row.append(Text("-") if cell is None else
-                           Text(cell.text(), style=REGRESSED if cell.regressed else ""))
+                           Text(cell.text(), style=REGRESSED if cell.regressed else
+                                INCOMPLETE if cell.incomplete else ""))
             table.add_row(*row, key=prompt)
         if matrix.models:
             table.move_cursor(row=0, column=1)
@@ -194,7 +202,9 @@ class EvalsScreen(RegistryScreen, Screen[None]):
                 note.append("\n")
                 note.append_text(literal(f"{cell.cell.prompt} x {cell.cell.model}"))
                 why = cell.why()
-                note.append(f": {why}" if why else ": enter shows the cases", style=REGRESSED if why else "")
+                note.append(f": {why}" if why else ": enter shows the cases",
+                            style=REGRESSED if cell.regressed else INCOMPLETE if why else "")
+                note.append(f"  ({cell.facts()})")
         self.query_one("#matrix-note", Static).update(note)
 
     # -- events ---------------------------------------------------------------------------------
@@ -261,7 +271,7 @@ class EvalsScreen(RegistryScreen, Screen[None]):
 
     def _run_done(self, outcome: Any) -> None:
         self.running = False
-        text = f"run {outcome.run_id} {outcome.state}: {len(outcome.outcomes)} calls"
+        text = f"run {outcome.run_id} {outcome.state}: {outcome.tally.calls} calls"
         if not self._alive():
             self.app.notify(text)
             return
@@ -298,13 +308,16 @@ class CasesScreen(Screen[None]):
 
     def on_mount(self) -> None:
         title = literal(f"{self.cell.cell.prompt} x {self.cell.cell.model}: ")
-        title.append(self.cell.text(), style=REGRESSED if self.cell.regressed else "")
+        title.append(self.cell.text(), style=REGRESSED if self.cell.regressed else
+                     INCOMPLETE if self.cell.incomplete else "")
+        title.append(f"  {self.cell.facts()}")
         self.query_one("#cases-title", Static).update(title)
         table = self.query_one("#cases", DataTable)
         table.add_column("case", width=18)
         table.add_column("passed", width=7)
         table.add_column("output", width=30)
         table.add_column("error")
+        table.add_column("tokens")
         table.focus()
         registry = self.app.registry  # type: ignore[attr-defined]
         run_id, pairing = self.run_id, self.cell.cell.pairing_id
@@ -319,7 +332,11 @@ class CasesScreen(Screen[None]):
             name = r.case_id + (f"#{r.repeat}" if repeats else "")
             passed = (Text("skipped", style="yellow") if r.skipped else Text("error", style="yellow")
                       if r.passed is None else Text("yes", style="green") if r.passed else Text("no", style=REGRESSED))
-            table.add_row(literal(name), passed, one_line(r.output or "", 30), one_line(r.error or "", 40), key=str(i))
+            tokens = ("" if r.prompt_tokens is None and r.completion_tokens is None else
+                      f"{r.prompt_tokens if r.prompt_tokens is not None else '?'}/"
+                      f"{r.completion_tokens if r.completion_tokens is not None else '?'}")
+            table.add_row(literal(name), passed, one_line(r.output or "", 30), one_line(r.error or "", 40),
+                          Text(tokens), key=str(i))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         row = event.cursor_row
@@ -375,8 +392,13 @@ def result_text(got: dict[str, Any]) -> Text:
     facts = []
     if result.get("latency_ms") is not None:
         facts.append(f"{result['latency_ms']:.0f} ms")
-    if result.get("cost_usd") is not None:
-        facts.append(f"${result['cost_usd']:.6f}")
+    if result.get("prompt_tokens") is not None or result.get("completion_tokens") is not None:
+        facts.append(f"tokens {result.get('prompt_tokens')} in / {result.get('completion_tokens')} out")
+    if not result.get("cached"):  # a cached call cost this run nothing ("cached" below)
+        if result.get("cost_usd") is not None:
+            facts.append(f"${result['cost_usd']:.6f}")
+        elif not result.get("error"):
+            facts.append("cost unknown")
     if result.get("cached"):
         facts.append("cached")
     out.append(("  " + ", ".join(facts)) if facts else "")

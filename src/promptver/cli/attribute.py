@@ -14,8 +14,8 @@ import typer
 from typer.core import TyperGroup
 
 from promptver.cli.common import local_only, registry
-from promptver.cli.evals import progress_bar
-from promptver.cli.output import emit_json, err, out, safe, table, when
+from promptver.cli.evals import run_progress
+from promptver.cli.output import emit_json, out, safe, table, when
 
 
 class _AttributeByDefault(TyperGroup):
@@ -92,10 +92,10 @@ def run(
             sides = attribution.sides_from_label(reg, ref, parse_time(start or ""), parse_time(end or "now"))
         else:
             sides = attribution.sides_from_pairings(reg, ref, after)
-        progress, close = progress_bar(f"attribute {sides.before.prompt.name}")
+        progress, announce, close = run_progress(f"attribute {sides.before.prompt.name}")
         try:
             report = attribution.attribute(reg, sides, spec, repeats=repeats, jobs=jobs, use_cache=not no_cache,
-                                           progress=progress, announce=err)
+                                           progress=progress, announce=announce)
         finally:
             close()
     _emit(report, as_json, markdown)
@@ -160,10 +160,10 @@ def register(root: typer.Typer) -> None:
         local_only("bisect")
         spec = load_suite(suite)
         with registry() as reg:
-            progress, close = progress_bar(f"bisect {prompt}")
+            progress, announce, close = run_progress(f"bisect {prompt}")
             try:
                 report = bisect(reg, prompt, good, bad, spec, repeats=repeats, jobs=jobs, use_cache=not no_cache,
-                                progress=progress, announce=err)
+                                progress=progress, announce=announce)
             finally:
                 close()
         _emit(report, as_json, markdown)

@@ -179,12 +179,6 @@ def run_progress(title: str) -> tuple[Any, Any, Any]:
     return advance, announce, bar.stop
 
 
-def progress_bar(title: str) -> tuple[Any, Any]:
-    """:func:`run_progress` without the announcement: (advance, stop); the total stays unknown."""
-    advance, _, stop = run_progress(title)
-    return advance, stop
-
-
 @app.command("list")
 def list_(suite: Annotated[Optional[str], typer.Option("--suite", help="Only runs of this suite.")] = None,
           as_json: JsonOpt = False) -> None:

@@ -10,7 +10,7 @@ import pytest
 from conftest import write_suite
 from openai_stub import DUMMY_KEY, OpenAIStub
 
-from promptver.storage.reader import EvalReader
+from promptver.storage.eval_reader import EvalReader
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
 

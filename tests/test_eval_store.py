@@ -14,7 +14,7 @@ CASES = 45
 
 def _rows(reg, run_id):
     """Everything stored for a run, ids and the run id left out, in a comparable form."""
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     ev = EvalReader(reg.reader)
     run = ev.run(run_id)
@@ -59,7 +59,7 @@ def test_the_plain_write_path_stores_what_the_sqlalchemy_path_stores(reg):
     reg.db.write_plain(through_plain)
     assert _rows(reg, "a" * 16) == _rows(reg, "b" * 16)
     assert _rows(reg, "b" * 16)[0]["created_at"] == when
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     ev = EvalReader(reg.reader)
     assert ev.cached_response("r1") == ev.cached_response("r2") == {"output": "x", "n": None}
@@ -67,7 +67,7 @@ def test_the_plain_write_path_stores_what_the_sqlalchemy_path_stores(reg):
 
 def test_cache_rows_already_stored_are_left_alone(reg):
     from promptver.storage import eval_writes
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     when = datetime.now(UTC)
     rows = [{"key": f"k{i}", "value": 1.0, "passed": True, "detail": "first", "created_at": when} for i in range(600)]

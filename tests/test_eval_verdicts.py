@@ -256,7 +256,7 @@ ENDPOINT = {"provider": "openai", "url": "http://127.0.0.1:9/v1", "source": "par
 def test_aggregates_are_counted_in_sql_on_both_backends(reg, monkeypatch):
     """Latest attempts only; tokens and cost unknown when any answered call lacks them; cached calls
     cost nothing; reasons grouped; and no method reads every result row."""
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     pairing, dataset_id, case_ids = _fixture_run(reg)
     ok = [("contains", 1.0, True, "")]
@@ -395,7 +395,7 @@ def test_show_cases_and_failed_list_each_call(example, openai_stub):
 
 
 def test_tokens_everywhere_and_unknown_cost_is_never_zero(example, openai_stub, project_reg, tmp_path):
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     _remote(example, openai_stub)                                              # a listed price
     _remote(example, openai_stub, name="private-llm", model="openai/my-private-model")  # no price known

@@ -116,7 +116,7 @@ def test_a_bisect_replay_never_passes_the_gate_then_a_whole_suite_run_does(examp
     runs = json.loads(example("eval", "list", "--json").stdout)
     assert runs, "the bisect stored its replays as runs"
     with _registry(example) as reg:
-        from promptver.storage.reader import EvalReader
+        from promptver.storage.eval_reader import EvalReader
 
         stored = [EvalReader(reg.reader).run(r["run"]) for r in runs]
     assert {r["kind"] for r in stored} == {"bisect"}
@@ -150,7 +150,7 @@ def test_baseline_production_skips_newer_replays(example):
     assert example("bisect", P, "--good", production, "--bad", bad, "--suite", SUITE, "--json").code == 0
     with _registry(example) as reg:
         from promptver.evals.compare import resolve_baseline
-        from promptver.storage.reader import EvalReader
+        from promptver.storage.eval_reader import EvalReader
 
         reader = EvalReader(reg.reader)
         newest = reader.runs("support-reply", limit=1)[0]
@@ -295,7 +295,7 @@ def test_passing_run_on_both_backends(reg):
     """The gate's query over hand-written runs: kind, content, state, completeness, errors, threshold."""
     from promptver.services import datasets
     from promptver.storage import eval_writes
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     reg.push_prompt(prompt_spec())
     reg.add_model("m", "promptver/echo")

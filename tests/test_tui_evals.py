@@ -14,7 +14,7 @@ from test_tui import cells, drive, screen_text, settle, until  # noqa: E402
 from textual.widgets import DataTable, Input, Static  # noqa: E402
 
 from promptver.services.registry import Registry  # noqa: E402
-from promptver.storage.reader import EvalReader  # noqa: E402
+from promptver.storage.eval_reader import EvalReader  # noqa: E402
 from promptver.tui.app import PromptverApp  # noqa: E402
 from promptver.tui.browse import BrowseScreen  # noqa: E402
 from promptver.tui.evals_shared import LOCAL_ONLY, RunProgress  # noqa: E402

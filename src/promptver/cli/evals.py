@@ -184,7 +184,7 @@ def list_(suite: Annotated[Optional[str], typer.Option("--suite", help="Only run
           as_json: JsonOpt = False) -> None:
     """Eval runs, newest first."""
     local_only("eval list")
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     with registry() as reg:
         runs = EvalReader(reg.reader).runs(suite)
@@ -210,7 +210,7 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix)
     from promptver.errors import NotFound
     from promptver.evals.outputs import iter_case_rows
     from promptver.evals.report import build_report
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     with registry() as reg:
         found = EvalReader(reg.reader).run(run_id)
@@ -279,7 +279,7 @@ def compare_cmd(baseline: Annotated[str, typer.Argument(help="The earlier run (i
     from promptver.errors import NotFound
     from promptver.evals.compare import compare
     from promptver.evals.report import EXIT_INFRA, EXIT_PASS, EXIT_REGRESSION, plural
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     with registry() as reg:
         reader = EvalReader(reg.reader)

@@ -19,7 +19,7 @@ from typing import Any
 from promptver.errors import NotFound
 from promptver.evals.report import RunReport, build_report
 from promptver.evals.stats import compare_pass, compare_scores
-from promptver.storage.reader import EvalReader
+from promptver.storage.eval_reader import EvalReader
 
 
 def resolve_baseline(reg: Any, suite: str, baseline: str, exclude: str | None = None) -> tuple[str, str | None]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from promptver.errors import InvalidValue
 from promptver.evals.suites import Suite
-from promptver.storage.reader import EvalReader
+from promptver.storage.eval_reader import EvalReader
 
 
 @dataclass(frozen=True)

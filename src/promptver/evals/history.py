@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from promptver.evals.outputs import pct
-from promptver.storage.reader import EvalReader
+from promptver.storage.eval_reader import EvalReader
 
 BARS = "▁▂▃▄▅▆▇█"
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from promptver.errors import NotFound
 from promptver.evals.report import CellReport, RunReport, cost_text, plural
-from promptver.storage.reader import DatasetReader, EvalReader
+from promptver.storage.eval_reader import EvalReader
+from promptver.storage.reader import DatasetReader
 
 EXCERPT_CHARS = 500
 MAX_FLIPS = 20

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptver.storage.reader import EvalReader
+from promptver.storage.eval_reader import EvalReader
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 3, 130
 UNKNOWN_ENDPOINT = "unknown (recorded before 0.2)"

@@ -22,7 +22,7 @@ from promptver.evals.plan import Plan, build_plan
 from promptver.evals.runner import BREAKER_FAILURES, Executor, Tally
 from promptver.evals.store import RunStore, environment
 from promptver.evals.suites import Suite
-from promptver.storage.reader import EvalReader
+from promptver.storage.eval_reader import EvalReader
 
 DEFAULT_JOBS = {"promptver": 16}  # provider prefix -> default concurrency; others: 8
 

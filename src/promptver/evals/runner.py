@@ -151,6 +151,7 @@ class Executor:
         self.breaker = Breaker()
         self.tally = Tally()
         self._case_digests: dict[str, str] = {}
+        self._judges: dict[str, Any] = {}  # judge pairing -> (its call, its endpoint's identity)
         self.inflight: dict[str, asyncio.Future[CallResult]] = {}
         self.buffer: list[Outcome] = []
         self._saving: asyncio.Future[None] | None = None
@@ -289,8 +290,6 @@ class Executor:
         pairing_id = getattr(scorer, "judge_pairing", None)
         if not pairing_id:
             return None
-        if not hasattr(self, "_judges"):
-            self._judges: dict[str, Any] = {}
         if pairing_id in self._judges:
             return self._judges[pairing_id]
         from promptver.providers.endpoints import effective_endpoint

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from promptver.storage.reader import EvalReader
+from promptver.storage.eval_reader import EvalReader
 
 
 def now() -> datetime:

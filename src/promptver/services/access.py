@@ -204,7 +204,7 @@ def gate_refusal(reg: Any, prompt: str, label: str, pairing_id: str, policy: Lab
         return (f"label {label!r} requires a passing run of {name} for pairing {pairing_id}, but its policy names "
                 "the suite without pinning its content (it was set before suite contents were pinned), so no run "
                 f"can show it ran that suite: an admin must pin the suite file's content with `{repin}`")
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     run_id, why = EvalReader(reg.reader).passing_run(suite or "", pairing_id, pinned, repin=repin)
     if run_id is not None:

@@ -17,7 +17,7 @@ from typing import Any
 from promptver.errors import NotFound
 from promptver.evals.outputs import CaseRow, iter_case_rows, pct
 from promptver.evals.report import CellReport, RunReport, build_report, cost_text
-from promptver.storage.reader import EvalReader
+from promptver.storage.eval_reader import EvalReader
 
 
 @dataclass

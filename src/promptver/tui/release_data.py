@@ -76,7 +76,7 @@ def latest_eval(registry: Any, pairing_id: str) -> EvalSummary | str | None:
     reader = getattr(registry, "reader", None)
     if reader is None:
         return LOCAL_ONLY
-    from promptver.storage.reader import EvalReader
+    from promptver.storage.eval_reader import EvalReader
 
     evals = EvalReader(reader)
     run_id = evals.latest_run_for(pairing_id)

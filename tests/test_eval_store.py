@@ -13,16 +13,17 @@ CASES = 45
 
 
 def _rows(reg, run_id):
-    """Everything stored for a run, ids and the run id left out, in a comparable form."""
+    """Everything stored for a run, ids, the run id and chain positions left out, in a comparable form."""
     from promptver.storage.eval_reader import EvalReader
 
     ev = EvalReader(reg.reader)
     run = ev.run(run_id)
-    run = {k: v for k, v in run.items() if k != "id"}
-    results = [{k: v for k, v in r.items() if k not in ("id", "run_id")} for r in ev.results(run_id)]
-    scores = [{k: v for k, v in s.items() if k not in ("id", "run_id", "result_id")} for s in reg.reader.rows(
+    chain = ("chain_seq", "chain_hash")  # each row's place in its table's hash chain differs
+    run = {k: v for k, v in run.items() if k not in ("id", *chain)}
+    results = [{k: v for k, v in r.items() if k not in ("id", "run_id", *chain)} for r in ev.results(run_id)]
+    scores = [{k: v for k, v in s.items() if k not in ("id", "run_id", "result_id", *chain)} for s in reg.reader.rows(
         "SELECT * FROM eval_scores WHERE run_id = :id ORDER BY id", id=run_id)]
-    events = [{k: v for k, v in e.items() if k not in ("id", "run_id")} for e in reg.reader.rows(
+    events = [{k: v for k, v in e.items() if k not in ("id", "run_id", *chain)} for e in reg.reader.rows(
         "SELECT * FROM eval_run_events WHERE run_id = :id ORDER BY id", id=run_id)]
     return run, results, scores, events
 
@@ -146,8 +147,8 @@ def test_a_full_database_mid_run_stops_with_a_clear_message_and_the_run_resumes(
     batches = _stop_on_save(monkeypatch, 2, fill_up)
     result = many_cases("eval", many_cases.suite)
     # the page limit was that connection's: the next process has room again
-    _check_stopped_then_resume(many_cases, result, "the registry database is full (database or disk is full)",
-                               batches)
+    _check_stopped_then_resume(many_cases, result, "disk full: the registry database cannot grow (database or disk "
+                                                   "is full)", batches)
 
 
 def test_a_database_locked_mid_run_stops_with_a_clear_message_and_the_run_resumes(many_cases, monkeypatch):

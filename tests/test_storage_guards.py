@@ -138,3 +138,38 @@ def test_every_table_in_the_schema_is_append_only():
     from promptver.storage.schema import APPEND_ONLY_TABLES as listed
 
     assert set(SQLModel.metadata.tables) == set(listed)
+
+
+def test_postgres_guards_fire_always(pg_url):
+    """ENABLE ALWAYS (tgenabled 'A'): a session in replica mode, as logical replication or a
+    `session_replication_role = replica` runs, does not skip them."""
+    _open_filled(pg_url).close()
+    conn, _ = _raw(pg_url)
+    try:
+        states = dict(conn.execute(
+            "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace").fetchall())
+    finally:
+        conn.close()
+    assert len(states) == 2 * len(APPEND_ONLY_TABLES) and set(states.values()) == {"A"}
+
+
+def test_sqlite_replace_guard_covers_every_unique_key(sqlite_url):
+    """The BEFORE INSERT guard names the primary key, the chain position and every unique constraint
+    of its table (INSERT OR REPLACE would silently delete the row holding any of them)."""
+    from sqlmodel import SQLModel
+
+    import promptver.storage.tables  # noqa: F401
+    from promptver.storage.guards import guard_statements
+
+    Database.open(sqlite_url).close()
+    for table in APPEND_ONLY_TABLES:
+        t = SQLModel.metadata.tables[table]
+        keys = [[c.name for c in t.primary_key]]
+        keys += [[c.name for c in con.columns] for con in t.constraints if type(con).__name__ == "UniqueConstraint"]
+        keys += [[c.name for c in i.columns] for i in t.indexes if i.unique]
+        keys += [[c.name] for c in t.columns if c.unique]
+        trigger = guard_statements(table, "sqlite")[2]
+        for key in keys:
+            clause = " AND ".join(f'"{c}" = NEW."{c}"' for c in key)
+            assert f"WHERE {clause})" in trigger, (table, key)

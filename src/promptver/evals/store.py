@@ -75,17 +75,19 @@ class RunStore:
         from promptver.storage import eval_writes as writes
 
         def work(conn: Any) -> None:
-            responses, scores, cached_scores = [], [], []
+            responses, results, scores, cached_scores = [], [], [], []
             for o in outcomes:
                 r, job = o.result, o.job
-                result_id = writes.insert_result(
-                    conn, run_id=self.run_id, pairing_id=job.cell.pairing_id, case_id=job.case.id, repeat=job.repeat,
+                results.append(dict(
+                    run_id=self.run_id, pairing_id=job.cell.pairing_id, case_id=job.case.id, repeat=job.repeat,
                     attempt=o.attempt, request_key=job.key, output=r.output, latency_ms=r.latency_ms, prompt_tokens=r.prompt_tokens,
                     completion_tokens=r.completion_tokens, cost_usd=r.cost_usd, cached=o.cached, error=r.error,
                     error_kind=r.error_kind, response_model=r.response_model,
-                    system_fingerprint=r.system_fingerprint, created_at=now())
+                    system_fingerprint=r.system_fingerprint, created_at=now()))
                 if r.error is None and not o.cached:
                     responses.append({"key": job.key, "response": asdict(r), "created_at": now()})
+            # one executemany, the batch hashed onto the results chain in Python (storage/eval_writes.py)
+            for o, result_id in zip(outcomes, writes.insert_results(conn, results)):
                 for scorer, (key, s) in zip(self.scorers, o.scores):
                     scores.append({"run_id": self.run_id, "result_id": result_id, "scorer": s.name,
                                    "scorer_version": scorer.version, "value": s.value, "passed": s.passed,

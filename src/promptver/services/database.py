@@ -1,7 +1,8 @@
 """Opening the registry database, checking it, and running write units of work.
 
 Opening (cheap, no SQLAlchemy): connect with DB-API, compare the schema revision with
-``migrate.HEAD`` (migrating a blank or older database), and check every immutability guard.
+``migrate.HEAD`` (migrating a blank or older database), and check every immutability guard's
+definition (``storage/guards.check``).
 
 Writing: ``Database.write(fn)`` runs ``fn(connection)`` in one transaction that takes the write lock up
 front on SQLite (``BEGIN IMMEDIATE``; WAL and a busy timeout let writers queue) and row locks on
@@ -11,6 +12,7 @@ back and retries with jittered backoff, a bounded number of times; then ``Regist
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
 import random
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 from promptver.errors import GuardMissing, PromptverError, RegistryBusy, RegistryUnavailable, SchemaMismatch
 from promptver.storage import guards
 from promptver.storage.location import database_url, sqlite_path
-from promptver.storage.reader import Reader, connect
+from promptver.storage.reader import Reader, connect, data_error, sqlite_read_only
 from promptver.storage.schema import APPEND_ONLY_TABLES, HEAD, KNOWN_REVISIONS
 
 T = TypeVar("T")
@@ -47,6 +49,8 @@ class Database:
     def __init__(self, url: str, *, check_guards: bool = True, migrate: bool = True, engine: Any = None) -> None:
         """``engine``: a SQLAlchemy engine to share (the server shares one across its threads)."""
         self.url = url
+        path = sqlite_path(url)
+        self.read_only = sqlite_read_only(path) if path else None  # why it can only be read, or None
         conn, self.dialect = connect(url)
         self.reader = Reader(conn, self.dialect)
         self._engine: Any = engine
@@ -55,7 +59,8 @@ class Database:
         self._plain_lock = threading.Lock()
         try:
             self._check_schema(migrate)
-            self.missing_guards = guards.missing_guards(conn.cursor(), self.dialect, APPEND_ONLY_TABLES)
+            self.guard_problems = guards.check(conn.cursor(), self.dialect, APPEND_ONLY_TABLES)
+            self.missing_guards = [name for name, _ in self.guard_problems]  # missing, disabled or altered
         except PromptverError:
             self.close()
             raise
@@ -65,9 +70,9 @@ class Database:
         if check_guards and self.missing_guards:
             self.close()
             raise GuardMissing(
-                "immutability guards are missing from the registry database: "
+                "immutability guards are missing or altered in the registry database: "
                 + ", ".join(self.missing_guards)
-                + ". Someone removed them, so stored rows may have been changed: run `promptver verify`."
+                + ". Someone removed or changed them, so stored rows may have been changed: run `promptver verify`."
             )
 
     @classmethod
@@ -85,6 +90,10 @@ class Database:
             )
         if not migrate:
             raise SchemaMismatch("the registry database needs migrating: run `promptver init`")
+        if self.read_only:
+            raise SchemaMismatch(f"the registry at {self.location} is read-only ({self.read_only}) and its schema "
+                                 f"(revision {revision or 'none'}) is older than this promptver reads ({HEAD}): "
+                                 "someone who can write it must run `promptver init` first")
         from promptver.storage.migrate import upgrade
 
         upgrade(self.engine)
@@ -110,6 +119,7 @@ class Database:
 
     def write(self, fn: Callable[[Any], T], *, on_integrity: Callable[[Exception], Exception | None] | None = None) -> T:
         """Run ``fn(connection)`` (SQLAlchemy) in one write transaction, retrying lock and race failures."""
+        self._refuse_read_only()
         from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
         from promptver.storage.engine import writer
@@ -121,6 +131,9 @@ class Database:
                 return fn(conn)
 
         def classify(exc: Exception) -> str | None:
+            bad = data_error(getattr(exc, "orig", None) or exc)
+            if bad is not None:  # the caller's value (too long, NUL, out of range): 422, never the SQL parameters
+                raise bad from None
             if isinstance(exc, IntegrityError):
                 mapped = on_integrity(exc) if on_integrity else None
                 if mapped is not None:
@@ -141,12 +154,16 @@ class Database:
         with the same retries as :meth:`write`. Safe to call from a worker thread."""
         from promptver.storage.plain import PlainWriter
 
+        self._refuse_read_only()
         with self._plain_lock:
             if self._plain is None:
                 self._plain = PlainWriter(self.url)
             writer = self._plain
 
             def classify(exc: Exception) -> str | None:
+                bad = data_error(exc)
+                if bad is not None:
+                    raise bad from None
                 module = type(exc).__module__.split(".")[0]
                 if module not in ("sqlite3", "psycopg"):
                     return None
@@ -162,6 +179,11 @@ class Database:
                 raise _unavailable(exc) from exc
 
             return _with_retries(lambda: writer.transaction(fn), classify)
+
+    def _refuse_read_only(self) -> None:
+        if self.read_only:
+            raise RegistryUnavailable(f"the registry at {self.location} is read-only ({self.read_only}): it can be "
+                                      "read, not written; nothing was changed")
 
     def close(self) -> None:
         try:
@@ -211,10 +233,29 @@ def _with_retries(once: Callable[[], T], classify: Callable[[Exception], str | N
 def _unavailable(orig: Any) -> RegistryUnavailable:
     """The database failed in a way retrying will not fix; a full disk is said plainly."""
     text = _first_line(orig)
-    if "disk is full" in text or "database or disk is full" in text or getattr(orig, "sqlstate", None) == "53100":
-        return RegistryUnavailable(f"the registry database is full ({text}): free disk space and try again; "
-                                   "nothing was half-written")
+    if disk_full(orig):
+        return RegistryUnavailable(f"disk full: the registry database cannot grow ({text}); nothing was "
+                                   "half-written: free disk space and try again")
+    code = getattr(orig, "sqlite_errorname", None) or ""
+    if "readonly database" in text or code.startswith("SQLITE_READONLY"):
+        return RegistryUnavailable(f"the registry database is read-only ({text}): it can be read, not written; "
+                                   "nothing was changed")
     return RegistryUnavailable(f"registry database error: {text}")
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an error it was raised from) says the disk is full: SQLite's "database or
+    disk is full", PostgreSQL's disk_full (53100), ENOSPC/EDQUOT/EFBIG, or SQLite failing to write a
+    page (SQLITE_IOERR_WRITE: what a file size limit or a full quota gives)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        text = str(exc)
+        if ("database or disk is full" in text or getattr(exc, "sqlstate", None) == "53100"
+                or getattr(exc, "sqlite_errorname", None) in ("SQLITE_FULL", "SQLITE_IOERR_WRITE")
+                or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)):
+            return True
+        exc, seen = exc.__cause__ or getattr(exc, "orig", None), seen + 1
+    return False
 
 
 def _lock_timeout(orig: Any) -> bool:

@@ -8,7 +8,9 @@ prepared SQLAlchemy statements of ``storage/writes.py``. Both run inside
 
 A ``PlainTx`` is one transaction: ``BEGIN IMMEDIATE`` on SQLite (the write lock up front, as
 ``storage/engine.py`` does), ``BEGIN`` on PostgreSQL; ``:name`` parameters (rewritten for psycopg);
-JSON and times adapted to how the SQLAlchemy path stores them (JSON text; UTC times).
+JSON and times adapted to how the SQLAlchemy path stores them (JSON text; UTC times). A
+``PlainTx`` also remembers the hash chains' heads it has locked (``storage/chain.py``), so a batch
+appends thousands of rows after one head query.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class PlainTx:
 
     def __init__(self, conn: Any, dialect: str) -> None:
         self.conn, self.dialect = conn, dialect
+        self.chain_heads: dict[str, Any] = {}  # storage/chain.py: each chain's head, locked, for this transaction
 
     def sql(self, text: str) -> str:
         return text if self.dialect == "sqlite" else _PARAM.sub(r"%(\1)s", text.replace("%", "%%"))
@@ -103,7 +106,10 @@ class PlainWriter:
             self._rollback(cur)
             raise
         finally:
-            cur.close()
+            try:
+                cur.close()
+            except Exception:  # _rollback closed the connection: keep the error that got us here (disk full, ...)
+                pass
 
     def _rollback(self, cur: Any) -> None:
         try:

@@ -1,5 +1,9 @@
 """SQLModel tables. Every table here is append-only: the database refuses UPDATE and DELETE
-(see guards.py). Times are naive UTC. JSON columns hold canonical-able JSON values."""
+(see guards.py). Times are naive UTC. JSON columns hold canonical-able JSON values.
+
+Every table but the two caches is also a hash chain (storage/chain.py): ``chain_seq`` (1, 2, 3...
+per table, unique) and ``chain_hash`` (covers the row's columns and the previous row's hash), set
+by the writers."""
 
 from __future__ import annotations
 
@@ -9,14 +13,21 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from promptver.storage.schema import APPEND_ONLY_TABLES  # noqa: F401  (re-exported)
+from promptver.storage.schema import APPEND_ONLY_TABLES, CHAINED_TABLES  # noqa: F401  (re-exported)
 
 
 def _json(nullable: bool = False) -> Any:
     return Field(default=None, sa_column=Column(JSON, nullable=nullable))
 
 
-class PromptRow(SQLModel, table=True):
+class _Chained(SQLModel):
+    """The chain columns every table has (NULL only in a row written around promptver: verify says so)."""
+
+    chain_seq: int | None = Field(default=None)
+    chain_hash: str | None = Field(default=None, max_length=64)
+
+
+class PromptRow(_Chained, table=True):
     __tablename__ = "prompts"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
@@ -24,7 +35,7 @@ class PromptRow(SQLModel, table=True):
     created_at: datetime
 
 
-class PromptVersionRow(SQLModel, table=True):
+class PromptVersionRow(_Chained, table=True):
     __tablename__ = "prompt_versions"
     __table_args__ = (
         UniqueConstraint("prompt_id", "version", name="uq_prompt_versions_number"),
@@ -47,7 +58,7 @@ class PromptVersionRow(SQLModel, table=True):
     created_at: datetime
 
 
-class ModelRow(SQLModel, table=True):
+class ModelRow(_Chained, table=True):
     __tablename__ = "models"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
@@ -55,7 +66,7 @@ class ModelRow(SQLModel, table=True):
     created_at: datetime
 
 
-class ModelVersionRow(SQLModel, table=True):
+class ModelVersionRow(_Chained, table=True):
     __tablename__ = "model_versions"
     __table_args__ = (
         UniqueConstraint("model_id", "version", name="uq_model_versions_number"),
@@ -85,7 +96,7 @@ class ModelVersionRow(SQLModel, table=True):
     created_at: datetime
 
 
-class PairingRow(SQLModel, table=True):
+class PairingRow(_Chained, table=True):
     __tablename__ = "pairings"
     __table_args__ = (UniqueConstraint("prompt_version_id", "model_version_id", name="uq_pairings_pair"),)
     id: str = Field(primary_key=True, max_length=12)
@@ -97,7 +108,7 @@ class PairingRow(SQLModel, table=True):
     created_at: datetime
 
 
-class LabelEventRow(SQLModel, table=True):
+class LabelEventRow(_Chained, table=True):
     """One move of a label. The label's current target is its event with the highest seq."""
 
     __tablename__ = "label_events"
@@ -117,7 +128,7 @@ class LabelEventRow(SQLModel, table=True):
     created_at: datetime
 
 
-class AnnotationRow(SQLModel, table=True):
+class AnnotationRow(_Chained, table=True):
     """A tag added to a version after it was created (``approved``, ``incident-4711``)."""
 
     __tablename__ = "annotations"
@@ -130,7 +141,7 @@ class AnnotationRow(SQLModel, table=True):
     created_at: datetime
 
 
-class AuditEventRow(SQLModel, table=True):
+class AuditEventRow(_Chained, table=True):
     __tablename__ = "audit_events"
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(index=True)
@@ -140,7 +151,7 @@ class AuditEventRow(SQLModel, table=True):
     details: dict[str, Any] = _json()
 
 
-class UserRow(SQLModel, table=True):
+class UserRow(_Chained, table=True):
     """A person or service that uses a shared registry. Its role is its latest role grant."""
 
     __tablename__ = "users"
@@ -150,7 +161,7 @@ class UserRow(SQLModel, table=True):
     created_at: datetime
 
 
-class RoleGrantRow(SQLModel, table=True):
+class RoleGrantRow(_Chained, table=True):
     """A user's role from this time on (role None: disabled)."""
 
     __tablename__ = "role_grants"
@@ -161,7 +172,7 @@ class RoleGrantRow(SQLModel, table=True):
     created_at: datetime
 
 
-class ApiTokenRow(SQLModel, table=True):
+class ApiTokenRow(_Chained, table=True):
     """An API token: only its sha256 is stored. Its rights never exceed its user's current role."""
 
     __tablename__ = "api_tokens"
@@ -177,7 +188,7 @@ class ApiTokenRow(SQLModel, table=True):
     expires_at: datetime | None = None
 
 
-class TokenRevocationRow(SQLModel, table=True):
+class TokenRevocationRow(_Chained, table=True):
     __tablename__ = "token_revocations"
     id: int | None = Field(default=None, primary_key=True)
     token_id: int = Field(foreign_key="api_tokens.id", index=True)
@@ -186,7 +197,7 @@ class TokenRevocationRow(SQLModel, table=True):
     created_at: datetime
 
 
-class LabelPolicyRow(SQLModel, table=True):
+class LabelPolicyRow(_Chained, table=True):
     """Whether a label is protected, from this time on. prompt "*" applies to every prompt."""
 
     __tablename__ = "label_policies"
@@ -201,7 +212,7 @@ class LabelPolicyRow(SQLModel, table=True):
     created_at: datetime
 
 
-class DatasetRow(SQLModel, table=True):
+class DatasetRow(_Chained, table=True):
     __tablename__ = "datasets"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
@@ -209,7 +220,7 @@ class DatasetRow(SQLModel, table=True):
     created_at: datetime
 
 
-class DatasetVersionRow(SQLModel, table=True):
+class DatasetVersionRow(_Chained, table=True):
     """An immutable, content-hashed set of test cases: [{id, vars, expected, metadata}]."""
 
     __tablename__ = "dataset_versions"
@@ -225,7 +236,7 @@ class DatasetVersionRow(SQLModel, table=True):
     created_at: datetime
 
 
-class EvalRunRow(SQLModel, table=True):
+class EvalRunRow(_Chained, table=True):
     """One replay of a dataset version against pairings. Its state is its latest run event."""
 
     __tablename__ = "eval_runs"
@@ -241,7 +252,7 @@ class EvalRunRow(SQLModel, table=True):
     created_at: datetime
 
 
-class EvalRunEventRow(SQLModel, table=True):
+class EvalRunEventRow(_Chained, table=True):
     """A run's state from this time on: running, interrupted, resumed, completed."""
 
     __tablename__ = "eval_run_events"
@@ -252,7 +263,7 @@ class EvalRunEventRow(SQLModel, table=True):
     created_at: datetime
 
 
-class EvalResultRow(SQLModel, table=True):
+class EvalResultRow(_Chained, table=True):
     """One model call of a run: a case, a pairing, a repeat."""
 
     __tablename__ = "eval_results"
@@ -279,7 +290,7 @@ class EvalResultRow(SQLModel, table=True):
     created_at: datetime
 
 
-class EvalScoreRow(SQLModel, table=True):
+class EvalScoreRow(_Chained, table=True):
     __tablename__ = "eval_scores"
     __table_args__ = (UniqueConstraint("result_id", "scorer", name="uq_eval_scores_scorer"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -313,7 +324,7 @@ class ScoreCacheRow(SQLModel, table=True):
 
 
 
-class AttributionReportRow(SQLModel, table=True):
+class AttributionReportRow(_Chained, table=True):
     """A stored change-attribution (or bisect) report: the JSON the CLI printed, kept for the TUI."""
 
     __tablename__ = "attribution_reports"
@@ -327,3 +338,7 @@ class AttributionReportRow(SQLModel, table=True):
     report: dict[str, Any] = _json()
     actor: str = Field(max_length=200)
     created_at: datetime
+
+
+for _table in CHAINED_TABLES:  # the chain's order, and its head found without a scan
+    Index(f"uq_{_table}_chain_seq", SQLModel.metadata.tables[_table].c.chain_seq, unique=True)

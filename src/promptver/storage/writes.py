@@ -3,6 +3,9 @@
 Statements are SQLAlchemy Core over the SQLModel tables, prepared at import so every call hits the
 compiled-statement cache: an ORM unit of work costs several times more per version than the
 database itself does. ``services.database.Database.write`` owns the transaction and its retries.
+
+Every row but a cache row is appended to its table's hash chain first (``storage/chain.py``: lock, head, id,
+``chain_seq``, ``chain_hash``), on the same connection and transaction.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
 
+from promptver.storage import chain
 from promptver.storage import tables as t
 
 _SERIES = {"prompt": (t.PromptRow, t.PromptVersionRow), "model": (t.ModelRow, t.ModelVersionRow)}
@@ -30,6 +34,20 @@ def _statements(kind: str) -> dict[str, Any]:
 
 
 _BY_KIND = {kind: _statements(kind) for kind in _SERIES}
+
+
+def _chained(conn: Connection, table: str, *rows: dict[str, Any]) -> list[dict[str, Any]]:
+    """``rows`` completed as the next rows of ``table``'s chain, in ``conn``'s transaction."""
+    from promptver.storage.plain import PlainTx
+
+    return chain.append(PlainTx(conn.connection.dbapi_connection, conn.dialect.name), table, list(rows))
+
+
+def _insert(conn: Connection, statement: Any, table: str, values: dict[str, Any]) -> Any:
+    """Insert one chained row; returns its id."""
+    row = _chained(conn, table, values)[0]
+    conn.execute(statement, row)
+    return row["id"]
 _INSERT_AUDIT = insert(t.AuditEventRow.__table__)
 _INSERT_PAIRING = insert(t.PairingRow.__table__)
 _PAIRING_EXISTS = select(t.PairingRow.id).where(t.PairingRow.id == bindparam("id"))
@@ -46,7 +64,7 @@ def lock_series(conn: Connection, kind: str, name: str) -> int | None:
 
 
 def insert_series(conn: Connection, kind: str, **values: Any) -> int:
-    return conn.execute(_BY_KIND[kind]["insert_series"], values).inserted_primary_key[0]
+    return _insert(conn, _BY_KIND[kind]["insert_series"], f"{kind}s", values)
 
 
 def latest_version(conn: Connection, kind: str, series_id: int) -> Any:
@@ -59,11 +77,11 @@ def version_id(conn: Connection, kind: str, series_id: int, number: int) -> int:
 
 
 def insert_version(conn: Connection, kind: str, **values: Any) -> int:
-    return conn.execute(_BY_KIND[kind]["insert_version"], values).inserted_primary_key[0]
+    return _insert(conn, _BY_KIND[kind]["insert_version"], f"{kind}_versions", values)
 
 
 def insert_audit(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_AUDIT, values)
+    _insert(conn, _INSERT_AUDIT, "audit_events", values)
 
 
 def pairing_exists(conn: Connection, pairing_id: str) -> bool:
@@ -71,11 +89,11 @@ def pairing_exists(conn: Connection, pairing_id: str) -> bool:
 
 
 def insert_pairing(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_PAIRING, values)
+    _insert(conn, _INSERT_PAIRING, "pairings", values)
 
 
 def insert_annotation(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_ANNOTATION, values)
+    _insert(conn, _INSERT_ANNOTATION, "annotations", values)
 
 
 def label_head(conn: Connection, prompt_id: int, label: str) -> Any:
@@ -85,8 +103,7 @@ def label_head(conn: Connection, prompt_id: int, label: str) -> Any:
 
 def insert_label_event(conn: Connection, **values: Any) -> None:
     """``gate_override``: on a release forced past the gate, the refusal it overrode (else NULL)."""
-    values.setdefault("gate_override", None)
-    conn.execute(_INSERT_LABEL_EVENT, values)
+    _insert(conn, _INSERT_LABEL_EVENT, "label_events", values)
 
 
 _INSERT_USER = insert(t.UserRow.__table__)
@@ -97,23 +114,23 @@ _INSERT_POLICY = insert(t.LabelPolicyRow.__table__)
 
 
 def insert_user(conn: Connection, **values: Any) -> int:
-    return conn.execute(_INSERT_USER, values).inserted_primary_key[0]
+    return _insert(conn, _INSERT_USER, "users", values)
 
 
 def insert_grant(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_GRANT, values)
+    _insert(conn, _INSERT_GRANT, "role_grants", values)
 
 
 def insert_token(conn: Connection, **values: Any) -> int:
-    return conn.execute(_INSERT_TOKEN, values).inserted_primary_key[0]
+    return _insert(conn, _INSERT_TOKEN, "api_tokens", values)
 
 
 def insert_revocation(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_REVOCATION, values)
+    _insert(conn, _INSERT_REVOCATION, "token_revocations", values)
 
 
 def insert_label_policy(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_POLICY, values)
+    _insert(conn, _INSERT_POLICY, "label_policies", values)
 
 
 _LOCK_DATASET = select(t.DatasetRow.id).where(t.DatasetRow.name == bindparam("name")).with_for_update()
@@ -129,7 +146,7 @@ def lock_dataset(conn: Connection, name: str) -> int | None:
 
 
 def insert_dataset(conn: Connection, **values: Any) -> int:
-    return conn.execute(_INSERT_DATASET, values).inserted_primary_key[0]
+    return _insert(conn, _INSERT_DATASET, "datasets", values)
 
 
 def latest_dataset_version(conn: Connection, dataset_id: int) -> Any:
@@ -137,7 +154,7 @@ def latest_dataset_version(conn: Connection, dataset_id: int) -> Any:
 
 
 def insert_dataset_version(conn: Connection, **values: Any) -> int:
-    return conn.execute(_INSERT_DATASET_VERSION, values).inserted_primary_key[0]
+    return _insert(conn, _INSERT_DATASET_VERSION, "dataset_versions", values)
 
 
 _INSERT_RUN = insert(t.EvalRunRow.__table__)
@@ -151,20 +168,20 @@ _SCORE_KEYS = select(t.ScoreCacheRow.key).where(t.ScoreCacheRow.key.in_(bindpara
 
 
 def insert_run(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_RUN, values)
+    _insert(conn, _INSERT_RUN, "eval_runs", values)
 
 
 def insert_run_event(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_RUN_EVENT, values)
+    _insert(conn, _INSERT_RUN_EVENT, "eval_run_events", values)
 
 
 def insert_result(conn: Connection, **values: Any) -> int:
-    return conn.execute(_INSERT_RESULT, values).inserted_primary_key[0]
+    return _insert(conn, _INSERT_RESULT, "eval_results", values)
 
 
 def insert_scores(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(_INSERT_SCORE, rows)
+        conn.execute(_INSERT_SCORE, _chained(conn, "eval_scores", *(dict(row) for row in rows)))
 
 
 def cache_responses(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -183,4 +200,4 @@ def _insert_new(conn: Connection, existing: Any, statement: Any, rows: list[dict
     present = set(conn.execute(existing, {"keys": list(unique)}).scalars())
     fresh = [row for key, row in unique.items() if key not in present]
     if fresh:
-        conn.execute(statement, fresh)
+        conn.execute(statement, fresh)  # (the caches are not chained: see storage/schema.py)

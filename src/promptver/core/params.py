@@ -1,8 +1,9 @@
 """Rules for model versions: no secrets in parameters or lineage, and floating model ids.
 
-Secrets: a key whose name looks like a credential (``api_key``, ``token``, ``password``,
-``Authorization``, ...) anywhere in params or lineage, or a value shaped like a known API key,
-is refused: keys come from the environment at call time and are never stored.
+Secrets: ``refuse_secrets`` (from ``core/secrets.py``, kept importable here) refuses a
+credential-named key anywhere in params or lineage (``api_key``, ``X-Api-Key``, ``authToken``,
+``password``, ...), a value shaped like a known key or token, and a URL carrying a password or a
+credential query parameter: keys come from the environment at call time and are never stored.
 
 Floating ids: a provider alias (``openai/gpt-4o``) can be repointed by the provider to a new
 snapshot; a dated snapshot (``openai/gpt-4o-2024-08-06``, ``claude-3-5-sonnet-20241022``,
@@ -15,47 +16,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from promptver.errors import SecretRefused
+from promptver.core.secrets import refuse_secrets
 
-_SECRET_KEY = re.compile(
-    r"(^|_|-)(api_?key|apikey|secret|password|passwd|token|auth|authorization|credentials?|"
-    r"access_?key|private_?key|session_?token|bearer)($|_|-)",
-    re.IGNORECASE,
-)
-_ALLOWED_KEYS = {"max_tokens", "max_completion_tokens", "max_new_tokens", "top_logprobs", "tokens",
-                 "max_output_tokens", "stop_token", "stop_tokens", "token_limit", "tokenizer",
-                 "tokenizer_ref", "tokenizer_hash", "max_input_tokens"}
-_SECRET_VALUE = re.compile(
-    r"\b(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|ghp_[A-Za-z0-9]{30,}|"
-    r"xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{30,}|hf_[A-Za-z0-9]{30,}|"
-    r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.|Bearer\s+\S{12,})"
-)
-
-
-def refuse_secrets(value: Any, where: str) -> None:
-    """Raise SecretRefused if ``value`` holds anything that looks like a credential."""
-    _walk(value, where)
-
-
-def _walk(value: Any, path: str) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            key_s = str(key)
-            if key_s.lower() not in _ALLOWED_KEYS and _SECRET_KEY.search(key_s):
-                raise SecretRefused(
-                    f"{path}.{key_s}: secrets are never stored in the registry; API keys and "
-                    "credentials come from the environment (e.g. OPENAI_API_KEY) at call time"
-                )
-            _walk(item, f"{path}.{key_s}")
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _walk(item, f"{path}[{i}]")
-    elif isinstance(value, str) and _SECRET_VALUE.search(value):
-        raise SecretRefused(
-            f"{path}: this value looks like an API key or token; secrets are never stored in the "
-            "registry, they come from the environment at call time"
-        )
-
+__all__ = ["floating_model_warning", "refuse_secrets"]
 
 _DATED = re.compile(r"(19|20)\d{2}-?\d{2}-?\d{2}|-\d{4}$|-\d{4}[-@:]|@[0-9a-f]{7,}|:[0-9a-f]{7,}$")
 _FLOATING_WORDS = re.compile(r"(latest|preview|-exp\b|chatgpt-4o|-beta\b)", re.IGNORECASE)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptver.core.refs import check_name
+from promptver.core.secrets import refuse_secrets
 from promptver.core.types import iso
 from promptver.errors import Forbidden, InvalidValue, NotFound, Unauthorized
 from promptver.storage.reader import AccessReader
@@ -264,6 +265,8 @@ def create_token(reg: Any, user: str, *, role: str | None = None, fetch_only: bo
     from promptver.storage import writes
 
     principal = reg.principal
+    name, expires_at = _token_fields(name, expires_at)
+    refuse_secrets(name, "token name", names=False)
     owner = AccessReader(reg.reader).user(user)
     if owner is None:
         raise NotFound(f"no user named {user!r} (an admin adds users with `promptver user add`)")
@@ -292,6 +295,15 @@ def create_token(reg: Any, user: str, *, role: str | None = None, fetch_only: bo
     return token, token_json(record)
 
 
+def _token_fields(name: str, expires_at: datetime | None) -> tuple[str, datetime | None]:
+    """A token's name (storable text, at most 200 characters) and expiry (with a time zone, in UTC)."""
+    from promptver.core.limits import MAX_SHORT_TEXT, check_text
+    from promptver.core.refs import utc_time
+
+    return (check_text(name or "", "token name", MAX_SHORT_TEXT),
+            None if expires_at is None else utc_time(expires_at, "token expiry"))
+
+
 def list_tokens(reg: Any, user: str | None = None) -> list[dict[str, Any]]:
     principal = reg.principal
     if user != principal.name:
@@ -303,6 +315,7 @@ def revoke_token(reg: Any, token_id: int, reason: str = "") -> dict[str, Any]:
     from promptver.services.registry import audit
     from promptver.storage import writes
 
+    refuse_secrets(reason, "reason", names=False)
     found = next((t for t in AccessReader(reg.reader).tokens() if t["id"] == token_id), None)
     if found is None:
         raise NotFound(f"no token with id {token_id}")

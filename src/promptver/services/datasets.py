@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptver.core.refs import check_name
+from promptver.core.secrets import refuse_secrets
 from promptver.errors import NotFound
 from promptver.services import access
 from promptver.services.registry import Registry, audit, now
@@ -38,6 +39,8 @@ def push(reg: Registry, name: str, cases: list[dict[str, Any]], digest: str, *, 
     latest = DatasetReader(reg.reader).version(name)
     if latest is not None and latest["content_hash"] == digest:  # the usual case: no write, no SQLAlchemy
         return DatasetVersion.from_row(latest), False
+    # test inputs are data: a field may be called "password", but a key-shaped value is refused
+    refuse_secrets({"cases": cases, "source": source, "message": message}, f"dataset {name}: ", names=False)
 
     def work(conn: Any) -> tuple[int, bool]:
         from promptver.storage import writes

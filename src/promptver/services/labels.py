@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptver.core.refs import Ref, check_name, parse_ref
+from promptver.core.secrets import refuse_secrets
 from promptver.core.types import LabelEvent, iso
 from promptver.errors import InvalidRef, InvalidValue, LabelConflict, NotFound
 from promptver.services import access
@@ -36,6 +37,7 @@ def move(reg: Registry, prompt: str, label: str, pairing_ref: str | None, *, rea
 
     check_name(prompt, "prompt name")
     check_name(label, "label")
+    refuse_secrets(reason, "reason", names=False)
     prompt_id = reg.reader.series_id("prompt", prompt)
     if prompt_id is None:
         raise NotFound(f"no prompt named {prompt!r}")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from promptver.core.refs import Ref, check_name, parse_ref
+from promptver.core.secrets import refuse_secrets
 from promptver.core.types import AuditEvent, LabelEvent, ModelVersion, Pairing, PromptVersion, Resolved
 from promptver.errors import InvalidRef, NotFound
 from promptver.services import access
@@ -228,6 +229,7 @@ class Registry:
         """One version write: lock the series, no-op on identical content, else number, insert, audit."""
         from promptver.storage import writes
 
+        refuse_secrets(message, "message", names=False)
         digest = spec.content_hash
         parent_version = self._parent(kind, spec.name, parent)
 
@@ -261,6 +263,7 @@ class Registry:
         existing = self.reader.pairing_of(prompt.id, model.id)
         if existing is not None:
             return Paired(existing, False)
+        refuse_secrets(message, "message", names=False)
         pid = pairing_id(prompt.content_hash, model.content_hash, prompt.name, prompt.version,
                          model.name, model.version)
         series_id = self.reader.series_id("prompt", prompt.name)
@@ -284,6 +287,7 @@ class Registry:
 
         access.require(self, "write", ref)
         tag = check_name(tag, "tag")
+        refuse_secrets(note, "note", names=False)
         version = self.prompt_version(ref) if kind == "prompt" else self.model_version(ref)
 
         def work(conn: Any) -> None:

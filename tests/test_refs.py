@@ -51,3 +51,36 @@ def test_parse_time():
         parse_time("2026-11-20T14:00:00")
     with pytest.raises(InvalidValue, match="ISO 8601"):
         parse_time("yesterday")
+
+
+@pytest.mark.parametrize("text", ["a/²", "a/①", "a/٣", "a/𝟙", "a/99999999999999999999", "a/2147483648", "a/+3",
+                                  "a/ 3", "a/3 4", "a/-1", "a/0x1"])
+def test_versions_are_ascii_numbers_the_database_holds(text):
+    """str.isdigit() accepts "²" and "①" (int() then fails); numbers past 2**31 - 1 overflow the column."""
+    with pytest.raises(InvalidRef, match="a number from 1 to 2147483647"):
+        parse_ref(text)
+
+
+def test_the_largest_version_parses():
+    assert parse_ref("a/2147483647") == Ref(name="a", version=2147483647)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("0000-01-01T00:00:00Z", "ISO 8601"), ("99999-01-01T00:00:00Z", "ISO 8601"),
+    ("0001-01-01T00:00:00+01:00", "out of range"), ("9999-12-31T23:59:59-01:00", "out of range"),
+    ("2026-01-01T00:00:00", "time zone"), ("x" * 10_000, "ISO 8601"),
+])
+def test_times_out_of_range_or_without_a_zone_are_refused(text, fragment):
+    with pytest.raises(InvalidValue, match=fragment) as info:
+        parse_time(text)
+    assert len(str(info.value)) < 200  # a huge input is not echoed whole
+
+
+def test_utc_time_normalises_and_refuses_naive_times():
+    from datetime import timedelta, timezone
+
+    from promptver.core.refs import utc_time
+
+    assert utc_time(datetime(2030, 1, 1, 1, tzinfo=timezone(timedelta(hours=1)))) == datetime(2030, 1, 1, tzinfo=UTC)
+    with pytest.raises(InvalidValue, match="time zone"):
+        utc_time(datetime(2030, 1, 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from fastapi import FastAPI
@@ -23,4 +24,16 @@ def create_app(url: str | None = None) -> FastAPI:
     for module in (routes_read, routes_write, routes_admin):
         app.include_router(module.router)
     app.add_middleware(BodyLimit)
+    app.add_middleware(errors.LastResort)  # outside the body limit: it sees every failure
+    _log_to_stderr()
     return app
+
+
+def _log_to_stderr() -> None:
+    """The server's own log lines (failed authentications, internal errors) go to stderr, one line each."""
+    logger = logging.getLogger("promptver.server")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

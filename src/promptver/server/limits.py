@@ -1,4 +1,9 @@
-"""A request body limit, as pure ASGI middleware: 413 with a JSON body before the app reads more."""
+"""A request body limit, as pure ASGI middleware: 413 with a JSON body before the app sees the body.
+
+The body is read here, up to the limit, whether its length is declared (``Content-Length``: refused
+at once when over) or not (``Transfer-Encoding: chunked``: refused as soon as the chunks pass the
+limit); the app then gets it whole. So no route, and no body parser, ever holds more than the limit.
+"""
 
 from __future__ import annotations
 
@@ -17,31 +22,38 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._reject(send)
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._reject(send, 413 if length.isdigit() else 400)
             return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def counted() -> dict[str, Any]:
-            nonlocal seen
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
             if seen > self.max_bytes:
-                raise _TooLarge()
-            return message  # type: ignore[no-any-return]
+                await self._reject(send, 413)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body: bytes | None = b"".join(chunks)
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._reject(send)
+        async def replay() -> dict[str, Any]:
+            nonlocal body
+            if body is None:
+                return await receive()  # type: ignore[no-any-return]
+            message, body = {"type": "http.request", "body": body, "more_body": False}, None
+            return message
 
-    async def _reject(self, send: Any) -> None:
-        payload = json.dumps({"error": {"type": "too_large", "message":
-                                        f"request body over {self.max_bytes} bytes"}}).encode()
-        await send({"type": "http.response.start", "status": 413,
+        await self.app(scope, replay, send)
+
+    async def _reject(self, send: Any, status: int) -> None:
+        kind, message = (("too_large", f"request body over {self.max_bytes} bytes") if status == 413
+                         else ("invalid_request", "Content-Length must be a number"))
+        payload = json.dumps({"error": {"type": kind, "message": message}}).encode()
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
-
-
-class _TooLarge(Exception):
-    pass

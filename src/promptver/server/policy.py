@@ -3,6 +3,7 @@ routes and fails on any route without one (deny by default).
 
 ``allow("public")`` needs no token; every other action authenticates the bearer token and checks
 the principal's role (services.access). The dependency yields a Registry acting as that principal.
+A failed authentication is logged and counted; an address with too many gets 429 (auth_failures.py).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
+from starlette.exceptions import HTTPException
 
-from promptver.errors import RegistryUnavailable
+from promptver.errors import RegistryUnavailable, Unauthorized
+from promptver.server.auth_failures import reason_of
 from promptver.services import access
 from promptver.services.registry import Registry
 
@@ -32,9 +35,19 @@ def allow(action: str) -> Callable[[Request], Any]:
         if action == "public":
             return access.Principal("anonymous", "viewer", fetch_only=True)
         state = request.app.state.promptver
+        address = request.client.host if request.client else "unknown"
+        wait = state.auth_failures.retry_after(address)
+        if wait is not None:
+            raise HTTPException(429, f"too many failed authentications from {address}: try again in {wait} s",
+                                headers={"Retry-After": str(wait)})
+        token = _bearer(request.headers.get("authorization"))
         try:
             db = state.database()
-            principal = access.authenticate(db.reader, _bearer(request.headers.get("authorization")))
+            try:
+                principal = access.authenticate(db.reader, token)
+            except Unauthorized as exc:
+                state.auth_failures.failed(address, request.method, request.url.path, reason_of(token, exc.message))
+                raise
             access.require(Registry(db, principal=principal), action, f"{request.method} {request.url.path}")
         except RegistryUnavailable:
             state.discard()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from promptver.server import schemas
@@ -71,7 +71,7 @@ def label_policy(request: Request, prompt: str, label: str, body: schemas.Policy
 
 
 @router.get("/audit")
-def audit(request: Request, limit: int = 100, action: str | None = None,
+def audit(request: Request, limit: int = Query(100, ge=0), action: str | None = None,
           principal: Principal = Depends(allow("admin"))) -> list[dict[str, Any]]:
     return [e.to_json() for e in registry(request, principal).audit_log(limit, action)]
 

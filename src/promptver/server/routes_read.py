@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from promptver.core.types import iso
@@ -48,13 +48,17 @@ async def resolve(request: Request, ref: str, at: str | None = None,
     unchanged = not_modified(request, etag)
     if unchanged is not None:
         return unchanged
-    # the body for (ref, at, etag) never changes: serialise it once
+    # what a ref resolves to is one immutable pairing seen through one immutable label event (or none):
+    # serialise it once, whatever the ref or the time that led there, and put the request's own
+    # ref and at in front (bounded by bytes, and per token: server/bodies.py)
     cache = request.app.state.promptver.bodies
-    key = (ref, at, etag)
+    key = (resolved.pairing.id, resolved.label, resolved.event.seq if resolved.event else None)
     body = cache.get(key)
     if body is None:
-        body = cache.put(key, json.dumps({"ref": ref, "at": at, **resolved.to_json()}).encode())
-    return Response(body, media_type="application/json", headers={"ETag": f'"{etag}"'})
+        owner = principal.token_id if principal.token_id is not None else principal.name
+        body = cache.put(key, json.dumps(resolved.to_json()).encode(), owner)
+    head = json.dumps({"ref": ref, "at": at}).encode()
+    return Response(head[:-1] + b", " + body[1:], media_type="application/json", headers={"ETag": f'"{etag}"'})
 
 
 @router.get("/me")
@@ -72,7 +76,7 @@ def _series(kind: str) -> None:
         return [{**r, "updated": iso(r["updated"])} for r in rows]
 
     @router.get(plural + "/{name}/versions", name=f"{kind}_versions")
-    def versions(request: Request, name: str, tag: str | None = None, limit: int | None = None,
+    def versions(request: Request, name: str, tag: str | None = None, limit: int | None = Query(None, ge=0),
                  principal: Principal = Depends(allow("read"))) -> list[dict[str, Any]]:
         return [v.to_json() for v in registry(request, principal).log(kind, name, tag, limit)]
 

@@ -1,34 +1,22 @@
-"""Per-process server state: the database URL, a shared SQLAlchemy engine for writes, and one
-read connection per thread (DB-API connections are not shared between threads)."""
+"""Per-process server state: the database URL, a shared SQLAlchemy engine for writes, one read
+connection per thread (DB-API connections are not shared between threads), the response body cache
+(bounded by bytes, server/bodies.py) and the failed-authentication counts (server/auth_failures.py)."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
+from promptver.server.auth_failures import AuthFailures
+from promptver.server.bodies import BodyCache
 from promptver.services.database import Database
-
-
-class BodyCache:
-    """Serialised response bodies by a key that includes their ETag (so they never go stale)."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size, self._items = size, {}  # type: ignore[var-annotated]
-
-    def get(self, key: Any) -> bytes | None:
-        return self._items.get(key)  # type: ignore[no-any-return]
-
-    def put(self, key: Any, body: bytes) -> bytes:
-        if len(self._items) >= self.size:
-            self._items.clear()
-        self._items[key] = body
-        return body
 
 
 class ServerState:
     def __init__(self, url: str) -> None:
         self.url = url
         self.bodies = BodyCache()
+        self.auth_failures = AuthFailures()
         self._local = threading.local()
         self._engine: Any = None
         self._lock = threading.Lock()

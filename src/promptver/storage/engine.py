@@ -22,7 +22,8 @@ _BEGIN_OPTION = "promptver_begin"
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+                               hide_parameters=True)  # errors never carry SQL parameters (into logs)
         _configure_sqlite(engine)
         return engine
     connect_args: dict[str, Any] = {}
@@ -30,7 +31,7 @@ def make_engine(url: str) -> Engine:
         connect_args["connect_timeout"] = 5
     # no pool_pre_ping (a round trip per transaction): a dropped connection is invalidated by
     # SQLAlchemy and Database.write retries the transaction on a fresh one
-    return create_engine(url, connect_args=connect_args)
+    return create_engine(url, connect_args=connect_args, hide_parameters=True)
 
 
 def writer(engine: Engine) -> Engine:

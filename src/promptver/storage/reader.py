@@ -15,6 +15,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from promptver.core.limits import MAX_INT, check_int
 from promptver.core.types import (
     LINEAGE_FIELDS,
     Annotation,
@@ -30,6 +31,13 @@ from promptver.storage.location import sqlite_path
 SERIES = {"prompt": ("prompts", "prompt_versions", "prompt_id"), "model": ("models", "model_versions", "model_id")}
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 IMMUTABLE_CACHE_SIZE = 4096
+IMMUTABLE_CACHE_BYTES = 8_000_000  # per connection (a server thread holds one): bounded by bytes, not entries
+_DATA_PROBLEMS = {  # PostgreSQL data exceptions (class 22): the value was the caller's; never echo it
+    "22001": "a text is longer than its database column allows", "22003": "a number is out of the database's range",
+    "2201W": "a limit must not be negative", "22007": "a time is malformed", "22008": "a time is out of range",
+    "22021": "a text holds characters the database cannot store", "22P05": "a text holds characters the database "
+                                                                            "cannot store",
+}
 
 
 def _json(value: Any) -> Any:
@@ -48,13 +56,85 @@ def db_time(value: datetime, dialect: str) -> Any:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else value
 
 
+def data_error(exc: BaseException) -> InvalidValue | None:
+    """A value of the caller's that the database or its driver refused, as an InvalidValue that names
+    the problem but never the value (driver messages embed SQL parameters); None for other failures."""
+    if isinstance(exc, OverflowError):
+        return InvalidValue("a number is too large for the database")
+    if isinstance(exc, UnicodeEncodeError):
+        return InvalidValue(r"a text holds a lone surrogate (such as \ud800): not valid Unicode text")
+    state = getattr(exc, "sqlstate", None) or ""
+    if state.startswith("22") or (not state and type(exc).__name__ == "DataError"):
+        problem = _DATA_PROBLEMS.get(state) or ("a text holds a NUL character or another value the database cannot "
+                                                "store")
+        return InvalidValue(f"the database refused a value: {problem}" + (f" (SQLSTATE {state})" if state else ""))
+    return None
+
+
+def query_limit(limit: int | None) -> int | None:
+    """A LIMIT bind value: None stays None; a negative one is refused; past the database's integer, all rows."""
+    if limit is None:
+        return None
+    if limit < 0:
+        check_int(limit, "limit", 0)  # raises, saying the range
+    return min(limit, MAX_INT)
+
+
+def _size(value: Any) -> int:
+    """About how many bytes a column value holds (PostgreSQL's driver hands JSON columns over decoded)."""
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, (dict, list)):
+        try:
+            return len(json.dumps(value))
+        except (RecursionError, TypeError, ValueError):
+            return IMMUTABLE_CACHE_BYTES  # too odd to keep
+    return 16
+
+
+def _primary(exc: BaseException) -> str:
+    """A driver error's first line: PostgreSQL puts parameter values in its DETAIL and CONTEXT lines."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def sqlite_read_only(path: str) -> str | None:
+    """Why the existing SQLite registry at ``path`` can only be read, or None: the file, or the
+    folder its journal files (-wal, -shm) go to, is not writable by this process."""
+    if not os.path.isfile(path):
+        return None
+    if not os.access(path, os.W_OK):
+        return "the file is not writable"
+    if not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        return "its folder is not writable"
+    return None
+
+
+def _sqlite_target(path: str) -> tuple[str, bool]:
+    """What to open for ``path``: the path itself, or a read-only URI when it cannot be written. In
+    a folder that is not writable SQLite cannot create the WAL index, so a database with no WAL files
+    left is opened as immutable: a snapshot as of opening (nobody can be writing it without them)."""
+    if sqlite_read_only(path) is None:
+        return path, False
+    from urllib.parse import quote
+
+    full = os.path.abspath(path)
+    folder_ok = os.access(os.path.dirname(full), os.W_OK)
+    wal = full + "-wal"
+    immutable = not folder_ok and not (os.path.exists(wal) and os.path.getsize(wal) > 0) \
+        and not os.path.exists(full + "-shm")
+    return f"file:{quote(full)}?mode=ro" + ("&immutable=1" if immutable else ""), True
+
+
 def connect(url: str) -> tuple[Any, str]:
     """Open a DB-API connection for ``url``; return it and its dialect name."""
     path = sqlite_path(url)
     try:
         if path is not None:
             busy_ms = int(os.environ.get("PROMPTVER_BUSY_TIMEOUT_MS", "15000"))
-            conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False)
+            target, uri = _sqlite_target(path)
+            conn = sqlite3.connect(target, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False,
+                                   uri=uri)
             return conn, "sqlite"
         if url.startswith("postgresql"):
             import psycopg
@@ -78,6 +158,7 @@ class Reader:
         # versions and pairings are immutable (the database refuses changes), so a row once read
         # never goes stale: cache them by id, bounded
         self._immutable: dict[tuple[str, Any], Any] = {}
+        self._immutable_bytes = 0
 
     # -- plumbing -------------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -98,8 +179,11 @@ class Reader:
             finally:
                 cur.close()
         except Exception as exc:
+            bad = data_error(exc)
+            if bad is not None:  # the caller's value: 422, without the value
+                raise bad from None
             if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):  # the driver: database trouble
-                reason = " ".join(str(exc).split()) or type(exc).__name__
+                reason = _primary(exc)
                 if "database is locked" in reason:
                     raise RegistryBusy("the registry database is locked by another process; try again") from exc
                 raise RegistryUnavailable(f"registry database error: {reason}") from exc
@@ -139,10 +223,14 @@ class Reader:
             f"WHERE s.name = :name{where}{order}", name=name, number=number)
         return None if row is None else self._version(kind, row)
 
-    def _remember(self, key: tuple[str, Any], value: Any) -> Any:
-        if len(self._immutable) >= IMMUTABLE_CACHE_SIZE:
+    def _remember(self, key: tuple[str, Any], value: Any, size: int = 256) -> Any:
+        if size > IMMUTABLE_CACHE_BYTES // 4:
+            return value  # too big to keep
+        if len(self._immutable) >= IMMUTABLE_CACHE_SIZE or self._immutable_bytes + size > IMMUTABLE_CACHE_BYTES:
             self._immutable.clear()
+            self._immutable_bytes = 0
         self._immutable[key] = value
+        self._immutable_bytes += size
         return value
 
     def version_by_id(self, kind: str, version_id: int) -> PromptVersion | ModelVersion:
@@ -155,7 +243,8 @@ class Reader:
             f"JOIN {series} s ON s.id = v.{fk} LEFT JOIN {versions} p ON p.id = v.parent_id "
             f"WHERE v.id = :id", id=version_id)
         assert row is not None, f"{versions} row {version_id} vanished"
-        return self._remember((kind, version_id), self._version(kind, row))  # type: ignore[no-any-return]
+        size = sum(_size(v) for v in row.values())
+        return self._remember((kind, version_id), self._version(kind, row), size)  # type: ignore[no-any-return]
 
     def versions(self, kind: str, name: str, limit: int | None = None) -> list[PromptVersion | ModelVersion]:
         """The versions of a series, newest first (the ``limit`` newest), with annotations."""
@@ -164,7 +253,7 @@ class Reader:
             f"SELECT v.*, s.name AS series_name, p.version AS parent_version FROM {versions} v "
             f"JOIN {series} s ON s.id = v.{fk} LEFT JOIN {versions} p ON p.id = v.parent_id "
             f"WHERE s.name = :name ORDER BY v.version DESC" + (" LIMIT :limit" if limit else ""),
-            name=name, limit=limit)
+            name=name, limit=query_limit(limit))
         notes = self._annotations(
             kind, f"JOIN {versions} v ON v.id = a.{kind}_version_id JOIN {series} s ON s.id = v.{fk} "
                   "WHERE s.name = :name", name=name) if rows else {}
@@ -193,7 +282,9 @@ class Reader:
             return PromptVersion(
                 messages=_json(r["messages"]), variables=_json(r["variables"]),
                 variable_names=_json(r["variable_names"]), tools=_json(r["tools"]),
-                response_format=_json(r["response_format"]), **common)
+                # PostgreSQL's driver decodes JSON columns itself: a string response_format is already a str
+                response_format=r["response_format"] if self.dialect == "postgresql" else _json(r["response_format"]),
+                **common)
         lineage = {f: r[f] for f in LINEAGE_FIELDS}
         for f in ("hyperparameters", "environment", "metrics"):
             lineage[f] = _json(lineage[f])
@@ -258,7 +349,7 @@ class Reader:
     def audit(self, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
         which = "" if action is None else " WHERE action LIKE :action"
         rows = self.rows(f"SELECT * FROM audit_events{which} ORDER BY id DESC LIMIT :limit",
-                         limit=limit, action=None if action is None else action.replace("*", "%"))
+                         limit=query_limit(limit), action=None if action is None else action.replace("*", "%"))
         return [AuditEvent(r["id"], _time(r["at"]), r["actor"], r["action"], r["target"], _json(r["details"]))
                 for r in rows]
 
@@ -316,7 +407,7 @@ class ReportReader:
     def list(self, prompt: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         which = "" if prompt is None else " WHERE prompt = :prompt"
         rows = self.r.rows(f"SELECT * FROM attribution_reports{which} ORDER BY created_at DESC, id LIMIT :limit",
-                           prompt=prompt, limit=limit)
+                           prompt=prompt, limit=query_limit(limit))
         return [self._decode(r) for r in rows]
 
     @staticmethod

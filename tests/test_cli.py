@@ -202,13 +202,13 @@ def test_yaml_alias_bombs_are_refused(project):
     for i in range(1, 9):
         bomb.append(f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     (project.project / "bomb.yaml").write_text("\n".join(bomb) + "\n")
-    result = project("prompt", "push", "bomb.yaml")
-    assert result.code == 2
-    assert result.stderr.startswith("error: bomb.yaml: $.tools[")
-    assert result.stderr.endswith("]: the value is too large (more than 100000 JSON values)\n")
+    result = project("prompt", "push", "bomb.yaml")  # refused on the composed nodes, before a value is built
+    assert (result.code, result.stderr) == (2, "error: bomb.yaml: its aliases (*name) expand to more than 10,000,000 "
+                                               "bytes; write the values out, or use fewer aliases\n")
     big = project.project / "big.yaml"
     big.write_text("name: big\nmessages:\n  - role: user\n    content: '" + "x" * 1_000_001 + "'\n")
-    assert project("prompt", "push", "big.yaml").stderr == "error: big.yaml: the file is larger than 1000000 characters\n"
+    assert project("prompt", "push", "big.yaml").stderr == ("error: big.yaml: larger than 1,000,000 bytes, the limit of "
+                                                           "a promptver file\n")
 
 
 def test_removing_a_removed_label_says_so(project):

@@ -10,6 +10,7 @@ from promptver.errors import InvalidFile, InvalidValue
 from promptver.evals.scorers import (
     Score,
     ScoreInput,
+    load_code,
     parse_judge_reply,
     parse_scorers,
     score,
@@ -322,6 +323,37 @@ def test_python_scorer_in_a_namespace_package(tmp_path):
     assert run(scorer, "ok").passed and not run(scorer, "too long").passed
 
 
+def test_reading_a_suite_never_runs_its_python_scorers(tmp_path):
+    import hashlib
+    import sys
+
+    marker = tmp_path / "ran.txt"
+    path = module(tmp_path, "side_effect_checks", f"""
+        open({str(marker)!r}, "a").write("ran\\n")
+        def check(output, case):
+            return True
+    """)
+    scorer = one({"type": "python", "function": "side_effect_checks:check"}, tmp_path)
+    assert scorer.code_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()  # found and hashed ...
+    assert not marker.exists() and "side_effect_checks" not in sys.modules  # ... not executed
+    said = []
+    load_code([scorer, one({"type": "contains", "value": "x"})], said.append)
+    assert marker.read_text() == "ran\n"
+    assert said == [f"loading python scorer code {path} (a suite is code: it runs with your permissions)"]
+    load_code([scorer], said.append)  # loaded once: nothing more is said or run
+    assert len(said) == 1 and marker.read_text() == "ran\n" and run(scorer, "x").passed
+
+
+def test_a_python_scorer_edited_after_the_suite_was_read_is_refused(tmp_path):
+    module(tmp_path, "edited_checks", "def check(output, case):\n    return True\n")
+    scorer = one({"type": "python", "function": "edited_checks:check"}, tmp_path)
+    module(tmp_path, "edited_checks", "def check(output, case):\n    return False\n")
+    with pytest.raises(InvalidFile) as err:
+        load_code([scorer])
+    assert str(err.value) == (f"{WHERE}: scorers[0].function: {tmp_path / 'edited_checks.py'} changed since the suite "
+                              "was read; run again")
+
+
 def test_a_python_scorer_never_replaces_a_module_loaded_by_someone_else(tmp_path):
     import json
     import sys
@@ -343,8 +375,9 @@ def test_a_python_scorer_never_replaces_a_module_loaded_by_someone_else(tmp_path
 ])
 def test_python_scorer_import_problems(tmp_path, source, function, message):
     module(tmp_path, function.partition(":")[0], source)
+    scorer = one({"type": "python", "function": function}, tmp_path)  # reading the suite executes nothing
     with pytest.raises(InvalidFile) as err:
-        one({"type": "python", "function": function}, tmp_path)
+        load_code([scorer])  # the run loads it
     assert str(err.value) == f"{WHERE}: scorers[0].function: {message}"
     with pytest.raises(InvalidFile, match=r"scorers\[0\].function: no module 'nope_xyz' in "):
         one({"type": "python", "function": "nope_xyz:check"}, tmp_path)

@@ -37,12 +37,26 @@ def local_only(command: str) -> None:
                          "unset PROMPTVER_URL and set PROMPTVER_DB where the database is reachable")
 
 
-def parse_value(text: str) -> Any:
+def parse_value(text: str, what: str = "a value") -> Any:
     """A CLI value: JSON when it parses as JSON (0.2, true, [1], {"a": 1}), else the text itself."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise InvalidValue(f"{what} nests too deeply") from None
     except ValueError:
         return text
+
+
+def parse_json(text: str, what: str) -> Any:
+    """A CLI option that must be JSON (``--vars-json``); one clear error otherwise."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidValue(f"{what} nests too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
+        from promptver.templates.reading import value_problem
+
+        raise InvalidValue(f"{what} is not valid JSON: {value_problem(exc)}") from None
 
 
 def parse_pairs(items: list[str] | None, what: str, *, typed: bool = True) -> dict[str, Any]:
@@ -54,7 +68,7 @@ def parse_pairs(items: list[str] | None, what: str, *, typed: bool = True) -> di
             raise InvalidValue(f"{what} {item!r} must look like KEY=VALUE")
         if key in pairs:
             raise InvalidValue(f"{what} {key!r} is given twice")
-        pairs[key] = parse_value(value) if typed else value
+        pairs[key] = parse_value(value, f"{what} {key!r}") if typed else value
     return pairs
 
 
@@ -67,10 +81,8 @@ def parse_at(at: str | None) -> datetime | None:
 
 
 def read_text(path: Any) -> str:
-    """A user's file as text; one clear error if it cannot be read."""
-    from promptver.errors import InvalidFile
+    """A user's prompt or model file as text: a regular file of at most 1 MB (templates/reading.py);
+    one clear error if it cannot be read."""
+    from promptver.templates.reading import read_text as read_bounded
 
-    try:
-        return str(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidFile(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    return read_bounded(path)

@@ -30,6 +30,8 @@ class _RunByDefault(TyperGroup):
 app = typer.Typer(cls=_RunByDefault, no_args_is_help=True,
                   help="Replay a versioned test set against prompt x model combinations: `promptver eval SUITE`.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+MAX_JOBS = 1024  # = evals.suites.MAX_CONCURRENCY (not imported: command startup stays light; a test keeps them equal)
+MAX_REPEATS = 1000  # = evals.suites.MAX_REPEATS
 
 
 def _matrix(report: Any) -> None:
@@ -78,7 +80,7 @@ def _summary(report: Any) -> None:
 @app.command("run")
 def run(
     suite: Annotated[Path, typer.Argument(help="A suite file (YAML), e.g. evals/support-reply.yaml.")],
-    jobs: Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, help="Concurrent calls (default: per model).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, max=MAX_JOBS, help="Concurrent calls (default: per model).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the models even for cached requests.")] = False,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Finish an interrupted run (its id).")] = None,
     max_cost: Annotated[Optional[float], typer.Option("--max-cost", min=0, help="Refuse to start above this estimated cost (USD).")] = None,
@@ -94,8 +96,14 @@ def run(
     from promptver.evals.suites import load_suite
 
     local_only("eval")
+    _check_options(resume, max_cost)
     spec = load_suite(suite)
+    check_output_paths(junit, markdown)
     with registry() as reg:
+        if baseline:  # an unknown baseline is refused before any call (the run itself is never its own baseline)
+            from promptver.evals.compare import resolve_baseline
+
+            resolve_baseline(reg, spec.name, baseline)
         progress, announce, close = run_progress(f"eval {spec.name}")
         try:
             outcome = runs.start(reg, spec, jobs=jobs, use_cache=not no_cache, resume=resume, max_cost=max_cost,
@@ -121,6 +129,32 @@ def run(
             _comparison(comparison)
         _summary(result)
     raise typer.Exit(result.exit_code())
+
+
+def _check_options(resume: str | None, max_cost: float | None) -> None:
+    from promptver.errors import InvalidValue
+
+    if resume is not None and not resume.strip():
+        raise InvalidValue("--resume needs the id of the run to finish (see `promptver eval list`)")
+    if max_cost is not None and max_cost != max_cost:  # NaN: no cost is ever above it
+        raise InvalidValue("--max-cost must be a number of dollars, not nan")
+
+
+def check_output_paths(*paths: Path | None) -> None:
+    """Refuse, before any call, a report path that cannot be written: a folder, or in no folder."""
+    from promptver.errors import InvalidFile
+    from promptver.templates.reading import shown
+
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            problem = ("it is a folder" if path.is_dir() else
+                       None if path.parent.is_dir() else f"there is no folder {shown(path.parent)}")
+        except (OSError, ValueError) as exc:
+            problem = getattr(exc, "strerror", None) or str(exc)
+        if problem:
+            raise InvalidFile(f"cannot write the report {shown(path)}: {problem}")
 
 
 def _write_outputs(reg: Any, result: Any, comparison: Any, junit: Path | None, markdown: Path | None) -> None:
@@ -325,8 +359,10 @@ def history_cmd(suite: Annotated[str, typer.Argument(help="Suite name, or the su
 def _suite_name(suite: str) -> str:
     """A suite's name as runs record it: given as such, or read from its file (a path, or a name ending
     in .yaml/.yml)."""
+    from promptver.templates.reading import is_regular
+
     path = Path(suite)
-    if path.suffix.lower() in (".yaml", ".yml") or path.is_file() or "/" in suite or "\\" in suite:
+    if path.suffix.lower() in (".yaml", ".yml") or "/" in suite or "\\" in suite or is_regular(path):
         from promptver.evals.suites import load_suite
 
         return load_suite(path).name

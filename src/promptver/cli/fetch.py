@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from promptver.cli.common import parse_at, parse_pairs, registry
+from promptver.cli.common import parse_at, parse_json, parse_pairs, registry
 from promptver.cli.output import emit_json, out, safe, short, when
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -51,10 +51,7 @@ def register(root: typer.Typer) -> None:
 
         variables = {}
         if vars_json:
-            try:
-                variables = json.loads(vars_json)
-            except ValueError as exc:
-                raise InvalidValue(f"--vars-json is not valid JSON: {exc}") from None
+            variables = parse_json(vars_json, "--vars-json")
             if not isinstance(variables, dict):
                 raise InvalidValue("--vars-json must be a JSON object")
         variables.update(parse_pairs(var, "--var", typed=False))

@@ -8,8 +8,11 @@ A case is ``{"id": str, "vars": {...}, "expected": any, "metadata": {...}}``:
   other column -> a variable.
 
 ``id`` defaults to ``case-N`` (N = the line or row number); ids must be unique. Errors name the
-file, the line and the field. Identity: ``{"kind": "promptver.dataset/1", "cases": [...]}`` hashed
-like everything else (core.identity); identical cases give the same dataset version.
+file, the line and the field. A dataset file is a regular file of at most 64 MiB
+(``templates/reading.py``; JSONL is streamed line by line); a case's values nest at most 64 deep
+and hold only storable text (no NUL, no lone surrogate: ``core/limits.py``). Identity:
+``{"kind": "promptver.dataset/1", "cases": [...]}`` hashed like everything else (core.identity);
+identical cases give the same dataset version.
 """
 
 from __future__ import annotations
@@ -17,15 +20,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from promptver.core.identity import canonical_json, content_hash
+from promptver.core.limits import MAX_DEPTH, text_problem
 from promptver.errors import InvalidFile, InvalidValue
+from promptver.templates.reading import MAX_DATASET_BYTES, iter_lines, parse_yaml, read_text, value_problem
 
 DATASET_KIND = "promptver.dataset/1"
-MAX_DATASET_BYTES = 50_000_000
 _CASE_FIELDS = {"id", "vars", "expected", "metadata"}
 
 
@@ -59,6 +64,9 @@ def _case(raw: Any, where: str, default_id: str) -> Case:
     metadata = raw.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise InvalidFile(f"{where}: metadata must be a mapping")
+    problem = _value_problem(raw)
+    if problem:
+        raise InvalidFile(f"{where}: {problem}")
     case = Case(str(case_id), variables, raw.get("expected"), metadata)
     try:
         canonical_json(case.to_json())
@@ -67,28 +75,54 @@ def _case(raw: Any, where: str, default_id: str) -> Case:
     return case
 
 
-def _jsonl(text: str, name: str) -> list[Case]:
+def _value_problem(raw: dict[str, Any]) -> str | None:
+    """Why a case's values cannot be stored (nested deeper than MAX_DEPTH, text a database cannot
+    hold), or None. Iterative: a value nested thousands deep is refused, not a RecursionError."""
+    stack: list[tuple[Any, str, int]] = [(v, str(k), 0) for k, v in raw.items()]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                return f"{path} {problem}"
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_DEPTH:
+                return f"{path} nests more than {MAX_DEPTH} levels deep"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and text_problem(key):
+                    return f"{path}: a key {text_problem(key)}"
+                stack.append((item, f"{path}.{key}" if isinstance(value, dict) else f"{path}[{key}]", depth + 1))
+    return None
+
+
+def _json_line(line: str, where: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidFile(f"{where}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InvalidFile(f"{where}: not valid JSON here: it nests too deeply") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise InvalidFile(f"{where}: not valid JSON here: {value_problem(exc)}") from None
+
+
+def _jsonl_lines(lines: Iterable[tuple[int, str]], name: str) -> list[Case]:
     cases = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in lines:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidFile(f"{name}:{number}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+        raw = _json_line(line, f"{name}:{number}")
         cases.append(_case(raw, f"{name}:{number}", f"case-{number}"))
     return cases
 
 
-def _yaml(text: str, name: str) -> list[Case]:
-    import yaml
+def _jsonl(text: str, name: str) -> list[Case]:
+    return _jsonl_lines(enumerate(text.splitlines(), 1), name)
 
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark else name
-        raise InvalidFile(f"{where}: malformed YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+def _yaml(text: str, name: str) -> list[Case]:
+    data = parse_yaml(text, name)
     if isinstance(data, dict) and set(data) == {"cases"}:
         data = data["cases"]
     if not isinstance(data, list):
@@ -97,7 +131,16 @@ def _yaml(text: str, name: str) -> list[Case]:
 
 
 def _csv(text: str, name: str) -> list[Case]:
+    if csv.field_size_limit() < MAX_DATASET_BYTES:  # a cell may hold a long document
+        csv.field_size_limit(MAX_DATASET_BYTES)
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _csv_rows(reader, name)
+    except csv.Error as exc:
+        raise InvalidFile(f"{name}:{reader.line_num}: malformed CSV: {exc}") from None
+
+
+def _csv_rows(reader: csv.DictReader[str], name: str) -> list[Case]:
     if not reader.fieldnames:
         raise InvalidFile(f"{name}: no header row")
     cases = []
@@ -125,7 +168,10 @@ def parse_cases(text: str, name: str) -> list[Case]:
     parser = {".jsonl": _jsonl, ".yaml": _yaml, ".yml": _yaml, ".csv": _csv}.get(suffix)
     if parser is None:
         raise InvalidFile(f"{name}: unknown dataset format {suffix or '(none)'}: use .jsonl, .yaml or .csv")
-    cases = parser(text, name)
+    return _checked(parser(text, name), name)
+
+
+def _checked(cases: list[Case], name: str) -> list[Case]:
     if not cases:
         raise InvalidFile(f"{name}: the dataset has no cases")
     seen: set[str] = set()
@@ -137,10 +183,11 @@ def parse_cases(text: str, name: str) -> list[Case]:
 
 
 def load_cases(path: Path) -> list[Case]:
-    try:
-        if path.stat().st_size > MAX_DATASET_BYTES:
-            raise InvalidFile(f"{path}: larger than {MAX_DATASET_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidFile(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_cases(text, str(path))
+    """Cases from a dataset file: a regular file of at most MAX_DATASET_BYTES; JSONL is streamed."""
+    name = str(path)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return _checked(_jsonl_lines(iter_lines(path, MAX_DATASET_BYTES, "a dataset"), name), name)
+    if suffix not in (".yaml", ".yml", ".csv"):
+        raise InvalidFile(f"{name}: unknown dataset format {suffix or '(none)'}: use .jsonl, .yaml or .csv")
+    return parse_cases(read_text(path, MAX_DATASET_BYTES, "a dataset"), name)

@@ -22,6 +22,7 @@ from promptver.evals.plan import Plan, build_plan
 from promptver.evals.runner import BREAKER_FAILURES, Executor, Tally
 from promptver.evals.store import RunStore, environment
 from promptver.evals.suites import Suite
+from promptver.services.database import disk_full
 from promptver.storage.eval_reader import EvalReader
 
 DEFAULT_JOBS = {"promptver": 16}  # provider prefix -> default concurrency; others: 8
@@ -140,6 +141,10 @@ def _prepare(reg: Any, suite: Suite, resume: str | None, max_cost: float | None,
     if max_cost is not None and estimate is not None and estimate > max_cost:
         raise InvalidValue(f"this run would make {todo - cached} model calls costing about ${estimate:.4f}, over "
                            f"--max-cost ${max_cost:.4f}; nothing was called")
+    if todo:  # a suite is code: its python scorers run only now, every input check passed
+        from promptver.evals.scorers import load_code
+
+        load_code(plan.scorers, announce)
     if announce is not None:
         cost = "unknown" if estimate is None else f"about ${estimate:.4f}"
         again = f", {len(attempts)} of them again after an error" if attempts else ""
@@ -208,5 +213,11 @@ def _stopped(reg: Any, store: RunStore, suite: Suite, exc: RegistryBusy | Regist
         saved: Any = len(EvalReader(reg.reader).results(store.run_id))
     except (RegistryBusy, RegistryUnavailable):
         saved = "the"
+    resume = f"`promptver eval {suite.path} --resume {store.run_id}`"
+    if disk_full(exc):
+        cause = " ".join(str(exc.__cause__ or "").split())
+        return RunIncomplete(f"disk full: the registry database cannot grow{f' ({cause})' if cause else ''}. Run "
+                             f"{store.run_id} stopped; {saved} results saved before it stay saved (whole batches "
+                             f"only). Free disk space, then resume it with {resume}")
     return RunIncomplete(f"{exc.message}. Run {store.run_id} stopped; {saved} results saved before it stay saved. "
-                         f"Resume it with `promptver eval {suite.path} --resume {store.run_id}`")
+                         f"Resume it with {resume}")

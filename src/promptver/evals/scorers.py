@@ -5,7 +5,12 @@ into :class:`Scorer` values, and :func:`score` scores one call's output with one
 
     scorers = parse_scorers(suite.scorers, str(suite.path), base_dir=suite.path.parent)
     validate_expected(scorers, case.id, case.expected)          # before any model call
+    load_code(scorers, say)                                     # when the run starts: python modules
     result = await score(scorers[0], ScoreInput(output, case.expected, case.id, case.vars, ...))
+
+* **A suite is code**: ``parse_scorers`` never executes a ``python`` scorer's module (it is found and
+  hashed); :func:`load_code` executes it, telling ``say`` each file's path first. A run calls it
+  once every input check has passed (evals/run.py); ``score`` loads a module not loaded yet.
 
 * **Pass/fail**: ``passed = value >= threshold`` (default threshold 1.0 for the boolean types,
   0.5 for ``python`` and ``llm-judge``), except that a scorer that could not judge the output (a
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -34,8 +39,8 @@ from promptver.evals import scorers_checks, scorers_judge, scorers_python
 from promptver.evals.scorers_base import COMMON_FIELDS, Decl, JudgeFn, Kind, Score, ScoreInput, expected_targets
 from promptver.evals.scorers_judge import parse_judge_reply
 
-__all__ = ["KINDS", "JudgeFn", "Score", "ScoreInput", "Scorer", "parse_judge_reply", "parse_scorers", "score",
-           "validate_expected"]
+__all__ = ["KINDS", "JudgeFn", "Score", "ScoreInput", "Scorer", "load_code", "parse_judge_reply", "parse_scorers",
+           "score", "validate_expected"]
 
 SCORER_KIND = "promptver.scorer/1"
 KINDS: dict[str, Kind] = {k.name: k for k in [*scorers_checks.KINDS, scorers_python.KIND, scorers_judge.KIND]}
@@ -147,6 +152,16 @@ def parse_scorers(raw: Any, where: str, base_dir: str | Path | None = None) -> l
         seen[scorer.name] = index
         scorers.append(scorer)
     return scorers
+
+
+def load_code(scorers: Sequence[Scorer], say: Callable[[str], Any] | None = None) -> None:
+    """Execute the modules of the ``python`` scorers (each at most once per file content), telling
+    ``say`` the path of each file before it runs. InvalidFile (naming the suite, the scorer and the
+    field) if a module cannot be found, read or imported, lacks the function, or changed since the
+    suite was read."""
+    for scorer in scorers:
+        if scorer.type == "python":
+            scorer.state.load(say)
 
 
 def validate_expected(scorers: Sequence[Scorer], case_id: str, expected: Any) -> None:

@@ -1,13 +1,17 @@
 """The ``python`` scorer: ``function: module:function``, called as ``function(output, case)``.
 
-The module is looked up in the suite's folder first (``base_dir``), then on ``sys.path``. Its file
-is read once, hashed (the sha256 goes into the scorer version, so editing the function changes the
-version) and those very bytes are executed, so the hash always describes the code that runs. A
-module already loaded from the same file is reused (re-executed if this loader loaded it and the
-file changed since); a module this loader loaded from another suite's folder under the same name
-is replaced; a module of the same name loaded by anyone else (the standard library, an installed
-package) is never replaced: the scorer is refused ("rename it"). Only the module's own file is
-hashed: helpers it imports are not.
+A suite is code: this scorer runs the module it names with the permissions of whoever runs the
+suite. Reading a suite (``parse_scorers``) never executes it: the module is only found (the suite's
+folder first, ``base_dir``, then ``sys.path``) and its file hashed (the sha256 goes into the scorer
+version, so editing the function changes the version). The module is executed by
+:meth:`PythonFunction.load`, which a run calls once every input check has passed
+(``scorers.load_code``), saying which file it executes before it does; the bytes executed are the
+bytes hashed then (a file edited in between is refused), so the hash always describes the code that
+runs. A module already loaded from the same file is reused (re-executed if this loader loaded it
+and the file changed since); a module this loader loaded from another suite's folder under the same
+name is replaced; a module of the same name loaded by anyone else (the standard library, an
+installed package) is never replaced: the scorer is refused ("rename it"). Only the module's own
+file is hashed: helpers it imports are not.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable
 from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from promptver.errors import InvalidFile
 from promptver.evals.scorers_base import Built, Decl, JudgeFn, Kind, Outcome, ScoreInput, short
 
 if TYPE_CHECKING:
@@ -108,12 +114,37 @@ def _execute(spec: ModuleSpec, source: bytes) -> ModuleType:
     return module
 
 
-def load_function(target: str, base_dir: Path | None) -> tuple[Any, str]:
-    """Import ``module:function`` (``base_dir`` first on sys.path); return it and the module file's sha256.
+def _search(base_dir: Path | None) -> list[str]:
+    return ([str(base_dir)] if base_dir is not None else []) + sys.path
+
+
+def locate(target: str, base_dir: Path | None) -> tuple[str, str]:
+    """Find ``module:function``'s module file without executing anything (``base_dir`` first, then
+    sys.path); return its path and sha256. Raises LookupError (no such module), _ModuleTaken, or
+    InvalidFile (the file cannot be read)."""
+    from promptver.templates.reading import MAX_CODE_BYTES, read_bytes
+
+    module_name = target.partition(":")[0]
+    with _LOCK:
+        importlib.invalidate_caches()  # a file written a moment ago must be seen
+        *_, spec = _find(module_name, _search(base_dir))
+        existing = sys.modules.get(spec.name)
+        if existing is not None and not _is(existing, spec) and not _mine(spec.name):
+            raise _ModuleTaken(f"{spec.origin or spec.name} would replace the module {spec.name!r} already loaded "
+                               f"from {getattr(existing, '__file__', None) or 'built-in'}: rename it")
+    origin = str(spec.origin)
+    return origin, hashlib.sha256(read_bytes(origin, MAX_CODE_BYTES, "a scorer module")).hexdigest()
+
+
+def load_function(target: str, base_dir: Path | None, say: Callable[[str], Any] | None = None) -> tuple[Any, str]:
+    """Import ``module:function`` (``base_dir`` first on sys.path); return it and the module file's
+    sha256. ``say`` is told the path of each file before it is executed.
 
     Raises LookupError (module not found), _ModuleTaken, AttributeError (no such function) or
     whatever executing the module raised.
     """
+    from promptver.templates.reading import MAX_CODE_BYTES, read_bytes
+
     module_name, _, func_name = target.partition(":")
     entry = str(base_dir) if base_dir is not None else None
     with _LOCK:
@@ -124,10 +155,14 @@ def load_function(target: str, base_dir: Path | None) -> tuple[Any, str]:
             *packages, spec = _find(module_name, sys.path)
             for package in packages:
                 if _needs_loading(package):
+                    if say is not None:
+                        say(_saying(package.origin or ", ".join(package.submodule_search_locations or [])))
                     _OURS[package.name] = (None, importlib.import_module(package.name))
-            source = Path(spec.origin).read_bytes()  # type: ignore[arg-type]
+            source = read_bytes(spec.origin, MAX_CODE_BYTES, "a scorer module")
             sha = hashlib.sha256(source).hexdigest()
             if _needs_loading(spec) or (_mine(module_name) and _OURS[module_name][0] != sha):
+                if say is not None:
+                    say(_saying(str(spec.origin)))
                 _OURS[module_name] = (sha, _execute(spec, source))
             module = sys.modules[module_name]
         finally:
@@ -136,26 +171,65 @@ def load_function(target: str, base_dir: Path | None) -> tuple[Any, str]:
     return getattr(module, func_name), sha
 
 
+def _saying(path: str) -> str:
+    return f"loading python scorer code {path} (a suite is code: it runs with your permissions)"
+
+
+class PythonFunction:
+    """A python scorer's function: found and hashed when the suite is read; its module executed
+    only by :meth:`load` (the run calls it after every input check), or at the first call."""
+
+    def __init__(self, target: str, base_dir: Path | None, origin: str, sha256: str, decl: Decl) -> None:
+        self.target, self.base_dir, self.origin, self.sha256 = target, base_dir, origin, sha256
+        self._decl = decl
+        self.function: Any = None
+
+    def load(self, say: Callable[[str], Any] | None = None) -> None:
+        """Execute the module (unless already loaded from the same bytes) and take the function;
+        InvalidFile naming the suite, the scorer and the field for anything that goes wrong."""
+        if self.function is not None:
+            return
+        decl, target = self._decl, self.target
+        try:
+            function, sha = load_function(target, self.base_dir, say)
+        except InvalidFile as exc:
+            raise decl.error("function", exc.message) from None
+        except _ModuleTaken as exc:
+            raise decl.error("function", str(exc)) from None
+        except LookupError:
+            raise decl.error("function", f"{self.origin} is gone since the suite was read") from None
+        except AttributeError:
+            module, _, name = target.partition(":")
+            raise decl.error("function", f"module {module!r} has no function {name!r}") from None
+        except Exception as exc:  # noqa: BLE001 - importing the suite's module may raise anything
+            raise decl.error("function", f"importing {target.partition(':')[0]!r} failed: "
+                                         f"{type(exc).__name__}: {short(exc, 200)}") from None
+        if sha != self.sha256:
+            raise decl.error("function", f"{self.origin} changed since the suite was read; run again")
+        if not callable(function):
+            raise decl.error("function", f"{target} is not a function")
+        self.function = function
+
+    def __call__(self, output: str, case: ScoreInput) -> Any:
+        if self.function is None:
+            self.load()
+        return self.function(output, case)
+
+
 def _build(decl: Decl) -> Built:
     target = decl.text("function", required=True)
     if not _SPEC.fullmatch(target):
         raise decl.error("function", f"must be module:function (e.g. my_checks:polite), not {target!r}")
     try:
-        function, sha = load_function(target, decl.base_dir)
+        origin, sha = locate(target, decl.base_dir)
+    except InvalidFile as exc:
+        raise decl.error("function", exc.message) from None
     except _ModuleTaken as exc:
         raise decl.error("function", str(exc)) from None
     except LookupError:
         where = f"in {decl.base_dir} or on sys.path" if decl.base_dir is not None else "on sys.path"
         raise decl.error("function", f"no module {target.partition(':')[0]!r} {where}") from None
-    except AttributeError:
-        module, _, name = target.partition(":")
-        raise decl.error("function", f"module {module!r} has no function {name!r}") from None
-    except Exception as exc:  # noqa: BLE001 - importing the suite's module may raise anything
-        raise decl.error("function", f"importing {target.partition(':')[0]!r} failed: "
-                                     f"{type(exc).__name__}: {short(exc, 200)}") from None
-    if not callable(function):
-        raise decl.error("function", f"{target} is not a function")
-    return Built({"function": target}, function, sha)
+    return Built({"function": target}, PythonFunction(target, decl.base_dir, origin, sha, decl), sha)
 
 
 def _outcome(target: str, result: Any) -> Outcome:
@@ -172,6 +246,8 @@ def _outcome(target: str, result: Any) -> Outcome:
 
 async def _run(scorer: Scorer, inp: ScoreInput, judge: JudgeFn | None) -> Outcome:
     target = scorer.options["function"]
+    if scorer.state.function is None:
+        scorer.state.load()  # used without a run (the Python API): load now; a failure is the suite's, not a score
     try:
         result = scorer.state(inp.text, inp)
         if inspect.isawaitable(result):

@@ -14,6 +14,7 @@ from typing import Any
 from promptver.errors import InvalidFile, UsageError
 from promptver.services.registry import Registry
 from promptver.templates.files import parse_model_file, parse_prompt_file
+from promptver.templates.reading import read_text
 
 
 @dataclass
@@ -45,11 +46,8 @@ def load_specs(root: Path) -> list[tuple[str, str, Any]]:
         for path in _files(root, folder):
             rel = path.relative_to(root).as_posix()
             try:
-                text = path.read_text(encoding="utf-8")
+                text = read_text(path, name=rel)  # bounded: a regular file of at most 1 MB (templates/reading.py)
                 spec, _ = parse(text, rel).validated(rel)
-            except UnicodeDecodeError:
-                errors.append(f"{rel}: not UTF-8 text")
-                continue
             except UsageError as exc:
                 errors.append(str(exc))
                 continue

@@ -47,25 +47,23 @@ PROMPT_FIELDS = ("name", "description", "messages", "variables", "tools", "respo
 MODEL_FIELDS = ("name", "model", "params", "lineage", "description", "tags")
 
 
-MAX_FILE_CHARS = 1_000_000
-
-
 def load_yaml(text: str, filename: str) -> dict[str, Any]:
-    import yaml
+    """The top-level mapping of a promptver YAML file (bounded: templates/reading.py)."""
+    from promptver.templates.reading import MAX_FILE_BYTES, parse_yaml
 
-    if len(text) > MAX_FILE_CHARS:
-        raise InvalidFile(f"{filename}: the file is larger than {MAX_FILE_CHARS} characters")
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidFile(f"{where}: malformed YAML: {problem}") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise InvalidFile(f"{filename}: the file is larger than {MAX_FILE_BYTES:,} characters")
+    data = parse_yaml(text, filename)
     if not isinstance(data, dict):
-        raise InvalidFile(f"{filename}: expected a mapping with name, messages, ... at the top level")
+        found = "nothing" if data is None else f"a {_yaml_kind(data)}"
+        raise InvalidFile(f"{filename}: expected a mapping with name, messages, ... at the top level, found {found}")
     return data
+
+
+def _yaml_kind(value: Any) -> str:
+    return ("list" if isinstance(value, list) else "mapping" if isinstance(value, dict) else "text"
+            if isinstance(value, str) else "true/false" if isinstance(value, bool) else "number"
+            if isinstance(value, (int, float)) else type(value).__name__)
 
 
 def _check_fields(data: dict[str, Any], allowed: tuple[str, ...], required: tuple[str, ...], filename: str) -> None:
@@ -75,6 +73,8 @@ def _check_fields(data: dict[str, Any], allowed: tuple[str, ...], required: tupl
     for key in required:
         if data.get(key) in (None, "", []):
             raise InvalidFile(f"{filename}: missing required field {key!r}")
+        if key in ("name", "model") and (isinstance(data[key], bool) or not isinstance(data[key], (str, int, float))):
+            raise InvalidFile(f"{filename}: {key} must be text, not a {_yaml_kind(data[key])}")
 
 
 def parse_prompt_file(text: str, filename: str) -> PromptSpec:
@@ -97,10 +97,10 @@ def parse_model_file(text: str, filename: str) -> ModelSpec:
 
 def is_model_file(text: str) -> bool:
     """Model files have a top-level ``model:`` key; prompt files have ``messages:``."""
-    try:
-        import yaml
+    from promptver.templates.reading import parse_yaml
 
-        data = yaml.safe_load(text)
-    except Exception:
+    try:
+        data = parse_yaml(text, "")
+    except InvalidFile:
         return False
     return isinstance(data, dict) and "model" in data and "messages" not in data

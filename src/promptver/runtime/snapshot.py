@@ -26,7 +26,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from promptver.core.types import Resolved, iso
-from promptver.runtime.lockfile import atomic_write, verify_entry
+from promptver.errors import InvalidFile
+from promptver.runtime.files import MAX_LOCKFILE_BYTES, atomic_write, read_regular
+from promptver.runtime.lockfile import verify_entry
 
 FORMAT = "promptver.snapshot/1"
 log = logging.getLogger("promptver.runtime")
@@ -115,11 +117,14 @@ class Snapshot:
                 raise
 
     def _read(self) -> dict[str, Any]:
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not os.path.lexists(self.path):
             return {}
-        except (OSError, ValueError) as exc:
+        try:  # a regular file of bounded size only: never a FIFO or a device that blocks or never ends
+            doc = json.loads(read_regular(self.path, MAX_LOCKFILE_BYTES, "a snapshot").decode("utf-8"))
+        except InvalidFile as exc:  # it names the file
+            log.warning("ignoring the snapshot: %s", exc)
+            return {}
+        except (ValueError, RecursionError) as exc:
             log.warning("ignoring the unreadable snapshot %s: %s", self.path, exc)
             return {}
         if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("entries"), dict):

@@ -73,6 +73,8 @@ def reg(registry_url: str) -> Iterator[object]:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PROMPTVER_DB", raising=False)
     monkeypatch.setenv("PROMPTVER_ACTOR", "tester")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no user's declared endpoints
+    monkeypatch.delenv("PROMPTVER_ENDPOINTS", raising=False)
 
 
 @dataclass

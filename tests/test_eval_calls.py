@@ -18,6 +18,7 @@ from openai_stub import DUMMY_KEY, FINGERPRINT, OpenAIStub, openai_stub_fixture 
 from promptver.errors import SecretRefused
 from promptver.evals import call_errors, calls
 from promptver.evals.calls import CallRequest, CallResult, call, route
+from promptver.providers.endpoints import Endpoint
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Where is my order?"}]
 MODEL = "openai/gpt-4o-2024-08-06"
@@ -35,8 +36,14 @@ def ask(content: str, model: str = "gpt-x") -> dict:
     return {"model": model, "messages": [{"role": "user", "content": content}]}
 
 
+def at(stub: OpenAIStub) -> Endpoint:
+    """The stub as the endpoint the environment names (OPENAI_BASE_URL): OPENAI_API_KEY goes there.
+    A URL only a version's params name gets no key (tests/test_security_endpoints.py)."""
+    return Endpoint("openai", stub.url, "env:OPENAI_BASE_URL")
+
+
 def request(stub: OpenAIStub, model: str = MODEL, timeout: float = 5.0, **params) -> CallRequest:
-    return CallRequest(model, MESSAGES, {"api_base": stub.url, **params}, timeout=timeout)
+    return CallRequest(model, MESSAGES, params, timeout=timeout, endpoint=at(stub))
 
 
 def run(*requests: CallRequest, via: str | None = None) -> list[CallResult]:
@@ -335,8 +342,8 @@ def test_the_fast_path_sends_the_bytes_the_openai_client_sends(openai_stub):
 
     messages = [{"role": "system", "content": "Sé bref — 短く"}, {"role": "user", "content": 'Où est "A-1"?\n'}]
     params = {"temperature": 0.2, "max_tokens": 50, "seed": 7, "stop": ["\n\n"], "logit_bias": {"50256": -100}}
-    one = CallRequest(MODEL, messages, {"api_base": openai_stub.url, **params, "metadata": {"run": 1}}, tools=TOOLS,
-                      response_format={"type": "json_object"})
+    one = CallRequest(MODEL, messages, {**params, "metadata": {"run": 1}}, tools=TOOLS,
+                      response_format={"type": "json_object"}, endpoint=at(openai_stub))
     [result] = run(one)
     assert result.error is None
     body = {"model": "gpt-4o-2024-08-06", "messages": messages, **params, "tools": TOOLS,
@@ -410,9 +417,9 @@ def test_the_fast_path_loads_neither_openai_nor_litellm_and_leaves_nothing_unclo
 
 def test_an_api_base_with_credentials_is_refused_and_not_echoed(openai_stub):
     base = openai_stub.url.replace("http://", "http://user:hunter2-password@")
-    [result] = run(CallRequest(MODEL, MESSAGES, {"api_base": base}))
-    assert (result.error_kind, result.status) == ("request", None)
-    assert "hunter2" not in result.error and result.error.endswith("the key comes from OPENAI_API_KEY")
+    with pytest.raises(SecretRefused) as info:  # params are checked by core/secrets.py before any call
+        run(CallRequest(MODEL, MESSAGES, {"api_base": base}))
+    assert "hunter2" not in str(info.value) and str(info.value).startswith("params.api_base: this URL carries a password")
     assert openai_stub.requests == []
 
 

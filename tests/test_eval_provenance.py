@@ -62,7 +62,8 @@ def test_switching_the_endpoint_through_the_environment_never_shares_cached_answ
     assert second.code == 1  # B's answers fail the suite: the cache did not hide it
     [pairing] = run_b["plan"]["fingerprint"]["pairings"]
     assert run_a["plan"]["endpoints"][pairing] == {"provider": "openai", "url": one.url, "source": "env:OPENAI_BASE_URL",
-                                                   "settings": {"OPENAI_BASE_URL": one.url}}
+                                                   "settings": {"OPENAI_BASE_URL": one.url},
+                                                   "credential": "provider", "name": None}
     assert run_b["plan"]["endpoints"][pairing]["url"] == two.url
     assert {(r["response_model"], r["system_fingerprint"]) for r in results_a} == {("gpt-4o-2024-08-06", "fp_a")}
     assert {(r["response_model"], r["system_fingerprint"]) for r in results_b} == {("llama-3-local", None)}

@@ -25,7 +25,8 @@ body is not a chat completion is ``unavailable`` on both, but litellm words it a
 Importing this module imports neither aiohttp, openai nor litellm: a fully cached run loads none of
 them; the fast path loads aiohttp only.
 
-API keys come from the environment (``OPENAI_API_KEY``, ...); ``params`` holding a credential are
+API keys come from the environment (``OPENAI_API_KEY``, ...), and go only where they are bound
+(providers/endpoints.py: the provider's own endpoint, or a declared one); ``params`` holding a credential are
 refused (``SecretRefused``), as is anything else that is a bug rather than a failed call.
 """
 
@@ -54,8 +55,22 @@ class CallRequest:
     tools: list[Any] | None = None
     response_format: Any = None
     timeout: float = 60.0
-    base_url: str | None = None  # the effective endpoint (providers/endpoints.py), resolved by the plan
+    endpoint: Any = None  # the effective endpoint (providers/endpoints.Endpoint), resolved once by the plan
     vetted: bool = False  # the plan has already refused secrets in these params (once per cell, not per call)
+
+    def where(self) -> Any:
+        """The effective endpoint: the plan's, else resolved here from the environment and the
+        declared endpoints (credentials are bound to it, providers/endpoints.py)."""
+        if self.endpoint is not None:
+            return self.endpoint
+        from promptver.providers.endpoints import effective_endpoint
+
+        return effective_endpoint(self.model, self.params)
+
+    @property
+    def base_url(self) -> str | None:
+        where = self.where()
+        return None if where.url is None or where.source == "builtin" else where.url
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,7 @@ FAST_PARAMS = frozenset({"temperature", "top_p", "n", "stop", "max_tokens", "max
                          "presence_penalty", "frequency_penalty", "logit_bias", "seed", "tool_choice",
                          "logprobs", "top_logprobs", "parallel_tool_calls"})
 # params that are options of the call, never sent to the provider
-OPTIONS = frozenset({"api_base", "metadata", "timeout", "num_retries", "max_retries"})
+OPTIONS = frozenset({"api_base", "endpoint", "metadata", "timeout", "num_retries", "max_retries"})
 _REWRITTEN = re.compile(r"^o\d|gpt-5|gpt-6")  # litellm rewrites their params: they go through it
 _FAST = "promptver.evals.calls_openai"
 
@@ -103,7 +118,7 @@ async def call(request: CallRequest, *, via: str | None = None) -> CallResult:
     """Make one model call. ``via`` forces a path (``"openai"`` or ``"litellm"``, for tests and
     benchmarks); by default ``route(request)`` decides."""
     if not request.vetted:
-        refuse_secrets(request.params, "params")
+        refuse_secrets(request.params, "params", library=False)  # the stored ones were checked in full
     path = via or route(request)
     if path not in PATHS:
         raise ValueError(f"via must be one of {PATHS}, not {via!r}")
@@ -163,8 +178,11 @@ async def _litellm(request: CallRequest, started: float) -> CallResult:
     litellm = litellm_module()
     litellm.suppress_debug_info = True  # its "Give Feedback / Get Help" banner on every error
     kwargs: dict[str, Any] = {k: v for k, v in request.params.items() if k not in OPTIONS and v is not None}
-    if request.params.get("api_base"):
-        kwargs["api_base"] = request.params["api_base"]
+    where = request.where()
+    if where.url is not None and where.source not in ("default", "builtin"):
+        kwargs["api_base"] = where.url  # the endpoint the plan resolved (and recorded) is the one called
+    if where.credential != "provider":  # a declared or a stored URL: its own key, or none (never the provider's)
+        kwargs["api_key"] = where.api_key()
     if request.tools is not None:
         kwargs["tools"] = request.tools
     if request.response_format is not None:

@@ -7,7 +7,9 @@ the request is what the openai client would send for ``chat.completions.create``
   (providers/endpoints.py: the call's param, else ``OPENAI_BASE_URL``, else ``OPENAI_API_BASE``, else
   ``https://api.openai.com/v1``, litellm's order), resolved once by the plan.
 - Headers: ``Authorization: Bearer $OPENAI_API_KEY`` (the key litellm would use for ``openai/``;
-  no key: an ``auth`` failure before any request), ``Content-Type`` and ``Accept: application/json``, ``User-Agent: promptver/VERSION``.
+  no key: an ``auth`` failure before any request) when the endpoint is OpenAI's own or named by the
+  environment; a declared endpoint's own key; no ``Authorization`` at all to a URL that only a stored
+  version names (providers/endpoints.py), ``Content-Type`` and ``Accept: application/json``, ``User-Agent: promptver/VERSION``.
 - Body: the model name (without ``openai/``), the messages, the params that are not call options and
   not None, ``tools`` and ``response_format`` when given; serialised as the openai client does
   (``json.dumps(..., ensure_ascii=False, separators=(",", ":"), allow_nan=False)``, UTF-8).
@@ -80,24 +82,33 @@ def encode(body: dict[str, Any]) -> bytes:
 
 def api_base_of(request: CallRequest) -> str:
     """The request's effective endpoint (the plan resolves it once per model version; else here)."""
-    if request.base_url:
-        return request.base_url
-    from promptver.providers.endpoints import effective_endpoint
+    return request.base_url or DEFAULT_BASE
 
-    return effective_endpoint(request.model, request.params).url or DEFAULT_BASE
+
+def key_of(request: CallRequest) -> str | None:
+    """The key this call carries: ``OPENAI_API_KEY`` to OpenAI's own endpoint (or one the environment
+    names), a declared endpoint's own key, or none to a URL only stored data names."""
+    where = request.where()
+    if where.credential == "provider":
+        key = os.environ.get(KEY_ENV)
+        if not key:
+            raise ModelAuthError(f"no API key for {request.model}: set {KEY_ENV}")
+        return key
+    if where.credential == "none":
+        return None
+    return where.api_key()
 
 
 async def complete(request: CallRequest) -> tuple[Any, float | None, str]:
     """POST the request; (the answer's JSON, its cost in USD, the model name asked for)."""
     name = request.model.split("/", 1)[1]
-    key = os.environ.get(KEY_ENV)
-    if not key:
-        raise ModelAuthError(f"no API key for {request.model}: set {KEY_ENV}")
+    key = key_of(request)
     api_base = api_base_of(request)
     data = encode(body_of(request))
     endpoint = await shared_endpoint(api_base)
-    headers = {"Authorization": "Bearer " + key, "Content-Type": _ACCEPT, "Accept": _ACCEPT,
-               "User-Agent": _USER_AGENT}
+    headers = {"Content-Type": _ACCEPT, "Accept": _ACCEPT, "User-Agent": _USER_AGENT}
+    if key is not None:
+        headers["Authorization"] = "Bearer " + key
     try:
         async with endpoint.session.post(endpoint.url, data=data, headers=headers, proxy=endpoint.proxy,
                                          proxy_auth=endpoint.proxy_auth) as response:

@@ -28,7 +28,7 @@ from promptver.errors import MissingVariables, TemplateError
 from promptver.evals.calls import CallRequest
 from promptver.evals.datasets import Case, dataset_hash, load_cases
 from promptver.evals.suite_content import SuiteContent, content_of
-from promptver.evals.suites import Suite
+from promptver.evals.suites import Suite, check_calls
 from promptver.providers.endpoints import Endpoint, effective_endpoint
 
 CACHE_FORMAT = 2  # 1 had no endpoint: its entries are never read again
@@ -89,9 +89,8 @@ class Plan:
     def jobs(self, skip: Collection[tuple[str, str, int]] = ()) -> Iterator[Job]:
         """Every call of the plan, cell by cell, case by case, repeat by repeat, except those in ``skip``."""
         for cell in self.cells:
-            base_url = cell.endpoint.url if cell.endpoint is not None and cell.endpoint.source != "builtin" else None
             params = dict(cell.model.params)
-            refuse_secrets(params, "params")
+            refuse_secrets(params, "params", library=False)  # checked in full when stored (core/secrets.py)
             call = content_hash({"model": cell.model.model, "params": params,
                                  "endpoint": None if cell.endpoint is None else cell.endpoint.identity(),
                                  "tools": cell.prompt.tools, "response_format": cell.prompt.response_format})
@@ -104,7 +103,7 @@ class Plan:
                         messages = self.rendered[(cell.prompt.id, case.id)]
                         request = CallRequest(model=cell.model.model, messages=messages, params=params,
                                               tools=cell.prompt.tools, response_format=cell.prompt.response_format,
-                                              timeout=self.suite.timeout, base_url=base_url, vetted=True)
+                                              timeout=self.suite.timeout, endpoint=cell.endpoint, vetted=True)
                         digest = request_hash(call, self._messages_hash(cell.prompt.id, case.id, messages))
                     yield Job(cell, case, repeat, request, request_key(digest, repeat))
 
@@ -142,6 +141,7 @@ def build_plan(reg: Any, suite: Suite, environ: Mapping[str, str] | None = None)
     from promptver.templates.specs import with_defaults
 
     cases = load_cases(suite.dataset)
+    check_calls(suite, len(cases))  # cases x pairings x repeats over the limit: refused before anything is stored
     digest = dataset_hash(cases)
     dataset, _ = datasets.push(reg, suite.dataset.stem, [c.to_json() for c in cases], digest, source=str(suite.dataset))
     prompts = _unique([reg.prompt_version(ref) for ref in suite.prompts])

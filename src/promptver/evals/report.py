@@ -123,7 +123,7 @@ class CellReport:
 
         e = self.endpoint
         return Endpoint(str(e.get("provider")), e.get("url"), str(e.get("source") or "unknown"),
-                        dict(e.get("settings") or {})).describe()
+                        dict(e.get("settings") or {}), credential=str(e.get("credential") or "")).describe()
 
     def missing_text(self) -> str:
         """``28 missing (3 errors, 25 not made)``; "" when complete."""

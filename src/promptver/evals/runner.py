@@ -296,13 +296,12 @@ class Executor:
 
         pairing = self.store.pairing(pairing_id)
         where = effective_endpoint(pairing.model.model, pairing.model.params)
-        base_url = where.url if where.source != "builtin" else None
 
         async def judge(variables: dict[str, Any]) -> str:
             from promptver.templates import render_messages
 
             request = CallRequest(model=pairing.model.model, messages=render_messages(pairing.prompt.messages, variables),
-                                  params=dict(pairing.model.params), timeout=self.plan.suite.timeout, base_url=base_url)
+                                  params=dict(pairing.model.params), timeout=self.plan.suite.timeout, endpoint=where)
             result = await call_with_retries(request, self.gate, self.caller)
             if result.error:
                 raise JudgeFailed(f"the judge {pairing_id} failed: {result.error}")

@@ -21,6 +21,20 @@ part of the response cache key and is recorded with every run (docs/evals.md).
 
 ``Endpoint.identity()`` is what goes into the cache key: provider, URL and settings. When the URL is
 unknown the settings still separate two environments that differ.
+
+Credentials are bound to endpoints (docs/security.md), never sent because stored data names a URL.
+``Endpoint.credential`` says which key a call may carry:
+
+- ``provider``: the provider's own key from the environment, as litellm reads it (``OPENAI_API_KEY``
+  for ``openai/...``), because the URL is the provider's own: its default, or one the person running
+  the command set in the environment (``OPENAI_BASE_URL``);
+- ``env:NAME``: the key in environment variable ``NAME``, for an endpoint declared where the command
+  runs with ``key_env = "NAME"`` (providers/declared.py), named by the version (``endpoint: NAME``)
+  or matching the version's literal ``api_base``;
+- ``none``: no credential. A literal ``api_base`` stored in a version that nobody declared is for a
+  keyless local server: calls carry a placeholder key (``KEYLESS``), never the provider's key. For
+  providers whose credentials are not one key (``CLOUD_AUTH``: AWS, Google, Azure AD), such a URL is
+  refused instead.
 """
 
 from __future__ import annotations
@@ -31,7 +45,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptver.errors import InvalidValue, ModelAuthError
+from promptver.providers import declared as declared_mod
+from promptver.providers.declared import Declared
+
 BUILTIN = "promptver"
+KEYLESS = "promptver-keyless"  # the api key sent to an undeclared endpoint: litellm needs one, it is no secret
+# providers whose credentials are not one API key litellm could be told to replace: a stored URL is refused
+CLOUD_AUTH = frozenset({"bedrock", "bedrock_converse", "sagemaker", "sagemaker_chat", "vertex_ai", "vertex_ai_beta",
+                        "azure", "azure_ai", "azure_text", "watsonx", "watsonx_text", "snowflake", "oci"})
 # provider -> (environment variables naming its base URL, in the order litellm reads them; default URL)
 KNOWN: dict[str, tuple[tuple[str, ...], str | None]] = {
     "openai": (("OPENAI_BASE_URL", "OPENAI_API_BASE"), "https://api.openai.com/v1"),
@@ -79,6 +101,21 @@ class Endpoint:
     url: str | None
     source: str
     settings: dict[str, str] = field(default_factory=dict)
+    credential: str = "provider"  # "provider", "env:NAME" or "none" (module docstring); "" not recorded
+    name: str | None = None       # the declared endpoint's name, when it is one
+
+    def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The key this endpoint's calls carry: None for the provider's own (litellm reads it from the
+        environment), the declared variable's value, or ``KEYLESS``. Read at call time, never stored."""
+        if self.credential == "provider":
+            return None
+        if self.credential == "none":
+            return KEYLESS
+        var = self.credential.removeprefix("env:")
+        value = (os.environ if environ is None else environ).get(var)
+        if not value:
+            raise ModelAuthError(f"no API key for endpoint {self.name or self.url}: set {var} (its declared key_env)")
+        return value
 
     def identity(self) -> dict[str, Any]:
         return {"provider": self.provider, "url": self.url, "settings": dict(sorted(self.settings.items()))}
@@ -88,26 +125,52 @@ class Endpoint:
         if self.url is None:
             extra = ", ".join(f"{k}={v}" for k, v in sorted(self.settings.items()))
             return f"chosen by litellm for {self.provider}" + (f" ({extra})" if extra else " (its default)")
-        return f"{self.url} ({self.source})"
+        # no key part for the built-in model, nor for runs recorded before keys were bound (unknown)
+        key = f"; key: {self.credential}" if self.credential and self.source != "builtin" else ""
+        return f"{self.url} ({self.source}{key})"
 
     def to_json(self) -> dict[str, Any]:
-        return {"provider": self.provider, "url": self.url, "source": self.source, "settings": dict(self.settings)}
+        return {"provider": self.provider, "url": self.url, "source": self.source, "settings": dict(self.settings),
+                "credential": self.credential, "name": self.name}
 
 
 def provider_of(model: str) -> str:
     return model.split("/", 1)[0] if "/" in model else "openai"  # litellm treats a bare id as OpenAI's
 
 
-def effective_endpoint(model: str, params: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Endpoint:
+def effective_endpoint(model: str, params: Mapping[str, Any], environ: Mapping[str, str] | None = None,
+                       declarations: Mapping[str, Declared] | None = None) -> Endpoint:
+    """Where a call of this model version goes and which credential it may carry. ``declarations``
+    defaults to those of ``environ`` (providers/declared.py); raises InvalidValue for an endpoint
+    name nobody declared here, or a stored URL for a provider in ``CLOUD_AUTH``."""
     env = os.environ if environ is None else environ
     provider = provider_of(model)
     if provider == BUILTIN:
-        return Endpoint(provider, "builtin:" + model, "builtin")
+        return Endpoint(provider, "builtin:" + model, "builtin", credential="none")
     names, default = KNOWN.get(provider, ((), None))
     settings = _settings(provider, names, env)
+    name = params.get("endpoint")
     base = params.get("api_base")
-    if isinstance(base, str) and base.strip():
-        return Endpoint(provider, _norm(base), "params.api_base", settings)
+    if name is not None or (isinstance(base, str) and base.strip()):
+        found = declared_mod.load(env) if declarations is None else declarations
+        if name is not None:
+            item = declared_mod.named(found, declared_mod.check_endpoint_name(name, "params.endpoint"))
+            if item is None:
+                raise InvalidValue(
+                    f"endpoint {name!r} is not declared where this runs: add [endpoints.{name}] with its url (and "
+                    f"key_env if it needs a key) to {declared_mod.config_path(env)}, or set "
+                    f"{declared_mod.env_name(name)}=URL (docs/endpoints.md)")
+            return _bound(provider, item, f"endpoint:{item.name} ({item.source})", settings)
+        url = _norm(base)
+        item = declared_mod.by_url(found, url)
+        if item is not None:
+            return _bound(provider, item, f"params.api_base, declared as {item.name} ({item.source})", settings)
+        if provider in CLOUD_AUTH:
+            raise InvalidValue(
+                f"{model}: the version stores api_base {url}, and {provider} credentials are never sent to a URL "
+                "that stored data names: declare it where this runs (docs/endpoints.md), or name a declared "
+                "endpoint in the version (endpoint: NAME)")
+        return Endpoint(provider, url, "params.api_base", settings, credential="none")
     for name in names:
         value = env.get(name)
         if value and value.strip():
@@ -115,6 +178,11 @@ def effective_endpoint(model: str, params: Mapping[str, Any], environ: Mapping[s
     if default is not None:
         return Endpoint(provider, default, "default", settings)
     return Endpoint(provider, None, "unknown", settings)
+
+
+def _bound(provider: str, item: Declared, source: str, settings: dict[str, str]) -> Endpoint:
+    credential = f"env:{item.key_env}" if item.key_env else "none"
+    return Endpoint(provider, item.url, source, settings, credential=credential, name=item.name)
 
 
 def _settings(provider: str, names: tuple[str, ...], env: Mapping[str, str]) -> dict[str, str]:

@@ -33,6 +33,7 @@ from promptver.errors import (
 from promptver.providers import echo
 
 ALWAYS_PINNED = ("model", "messages", "tools", "response_format")
+WHERE_IT_RUNS = ("api_base", "api_key")  # an app's own choice: a model version says what the model is, not where
 _LIBRARIES = ("litellm", "openai", "httpx")
 _GENERIC = {"APIError", "APIStatusError", "OpenAIError", "HTTPError", "MockException"}
 
@@ -171,9 +172,10 @@ async def acomplete(kwargs: dict[str, Any], where: str) -> Any:
 
 
 def with_options(call: dict[str, Any], options: Mapping[str, Any] | None, pairing_id: str) -> dict[str, Any]:
-    """``call`` plus the caller's litellm options. Options may add keys (api_base, api_key, timeout,
-    stream, ...) and metadata, but never replace what the pairing pins: the model id, the
-    messages, tools, response_format and the model version's params."""
+    """``call`` plus the caller's litellm options. Options may add keys (timeout, stream, ...) and
+    metadata, and set where the call goes (``api_base``, ``api_key``: the app's own choice), but
+    never replace what the pairing pins: the model id, the messages, tools, response_format and the
+    model version's params."""
     if not options:
         return call
     if not isinstance(options, Mapping):
@@ -184,6 +186,8 @@ def with_options(call: dict[str, Any], options: Mapping[str, Any] | None, pairin
             if not isinstance(value, Mapping):
                 raise InvalidValue("litellm_kwargs['metadata'] must be a mapping")
             merged["metadata"] = {**value, **call["metadata"]}
+        elif key in WHERE_IT_RUNS:  # the app decides where it runs (and then which key goes there)
+            merged[key] = value
         elif key in ALWAYS_PINNED or key in call:
             raise InvalidValue(f"litellm_kwargs[{key!r}] would replace what pairing {pairing_id} pins; "
                                "push a new model or prompt version (and pair it) to change it")

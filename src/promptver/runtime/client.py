@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from promptver.core.refs import parse_ref
@@ -34,6 +34,7 @@ from promptver.runtime.backups import Backups
 from promptver.runtime.cache import NEVER, Entry, PairCache, Refresher
 from promptver.runtime.health import Health
 from promptver.runtime.pair import PinnedPair
+from promptver.runtime.remote import DEFAULT_MAX_BYTES
 from promptver.runtime.snapshot import Snapshot
 from promptver.runtime.sources import LocalSource, Source
 
@@ -49,7 +50,10 @@ class Client:
     def __init__(self, url: str | None = None, token: str | None = None, *, db: str | None = None,
                  lockfile: str | os.PathLike[str] | None = None, fallback: Any = None, ttl: float = DEFAULT_TTL,
                  timeout: float = 2.0, snapshot: bool = True, snapshot_dir: str | os.PathLike[str] | None = None,
-                 background: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+                 background: bool = True, clock: Callable[[], float] = time.monotonic,
+                 max_response_bytes: int = DEFAULT_MAX_BYTES, public_key: str | bytes | os.PathLike[str] | None = None,
+                 endpoints: Mapping[str, Any] | None = None) -> None:
+        self._endpoints = _declared(endpoints)
         if not isinstance(ttl, (int, float)) or ttl <= 0:
             raise InvalidValue(f"ttl must be a positive number of seconds (got {ttl!r})")
         self._clock, self._ttl, self._retry = clock, float(ttl), min(float(ttl), RETRY_SECONDS)
@@ -60,16 +64,24 @@ class Client:
         self._key_locks: dict[str, threading.Lock] = {}
         self._lockfile: dict[str, Resolved] | None = None
         self.source: Source | None = None
+        key = None
+        if public_key is not None:
+            if lockfile is None and not isinstance(fallback, (str, os.PathLike)):
+                raise InvalidValue("public_key= checks the signature of a lockfile: give lockfile= "
+                                   "(or fallback= a lockfile path) with it")
+            from promptver.runtime.signing import load_public_key
+
+            key = load_public_key(public_key)
         if lockfile is not None:
             if url or db or token or fallback is not None:
                 raise InvalidValue("Client(lockfile=...) serves the lockfile alone: give no url, token, db or fallback")
             self.location = str(lockfile)
             self._health = Health(clock, self._retry, WARN_EVERY, self.location)
             self._backups = Backups(None, {}, self._health, self._refresher, background)
-            self._lockfile = lockfiles.load(lockfile)
+            self._lockfile = lockfiles.load(lockfile, key)
             self.clear()
             return
-        fallbacks = lockfiles.fallbacks(fallback)
+        fallbacks = lockfiles.fallbacks(fallback, key)
         if url is None and db is None:
             url = os.environ.get("PROMPTVER_URL", "").strip() or None
         if url and db:
@@ -78,7 +90,7 @@ class Client:
             from promptver.runtime.remote import RemoteSource
 
             token = token if token is not None else (os.environ.get("PROMPTVER_TOKEN", "").strip() or None)
-            self.source = RemoteSource(url, token, timeout)
+            self.source = RemoteSource(url, token, timeout, max_response_bytes)
         elif token:
             raise InvalidValue("token= is for a team server: give url= too (or set PROMPTVER_URL)")
         else:
@@ -95,9 +107,8 @@ class Client:
     def get(self, ref: str) -> PinnedPair:
         """The pinned pair ``ref`` resolves to: ``NAME@LABEL``, ``NAME/N``, ``NAME`` or a pairing id."""
         hit = self._hot.get(ref)
-        if hit is not None and hit[1] > self._clock():
-            return hit[0]
-        return self._get(ref, hit)
+        pair = hit[0] if hit is not None and hit[1] > self._clock() else self._get(ref, hit)
+        return pair if self._endpoints is None else pair.with_endpoints(self._endpoints)
 
     def _get(self, ref: str, hit: tuple[PinnedPair, float] | None) -> PinnedPair:
         if hit is not None and (entry := self._cache.entry_of(ref)) is not None:
@@ -249,3 +260,21 @@ class Client:
 def _immutable(key: str) -> bool:
     ref = parse_ref(key)
     return ref.pairing is not None or ref.version is not None
+
+
+def _declared(endpoints: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    """``Client(endpoints={"local-llama": "http://127.0.0.1:8080/v1", "team-gpu": {"url": ..., "key_env":
+    "TEAM_GPU_KEY"}})``: endpoints the app declares in code, on top of its environment's (docs/endpoints.md)."""
+    if endpoints is None:
+        return None
+    if not isinstance(endpoints, Mapping):
+        raise InvalidValue("endpoints= maps endpoint names to a URL or to {'url': ..., 'key_env': ...}")
+    from promptver.providers.declared import declared
+
+    out = []
+    for name, value in endpoints.items():
+        spec = value if isinstance(value, Mapping) else {"url": value}
+        if set(spec) - {"url", "key_env"}:
+            raise InvalidValue(f"endpoints[{name!r}] takes url and key_env only")
+        out.append(declared(name, spec.get("url"), spec.get("key_env"), "Client(endpoints=...)"))
+    return tuple(out)

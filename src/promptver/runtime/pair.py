@@ -30,6 +30,8 @@ class PinnedPair:
     label: str | None
     source: str
     resolved: Resolved = field(repr=False, compare=False)
+    # endpoints the app declared in code (Client(endpoints=...)), on top of its environment's and config file's
+    declarations: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def of(cls, ref: str, resolved: Resolved, source: str) -> PinnedPair:
@@ -93,7 +95,9 @@ class PinnedPair:
     def completion_kwargs(self, variables: Mapping[str, Any] | None = None, /, **kwargs: Any) -> dict[str, Any]:
         """The keyword arguments of ``litellm.completion``: the model id, the rendered messages, the
         model version's params, the prompt's tools and response_format (when set), and ``metadata``.
-        The pinned model id and messages win over a param of the same name."""
+        The pinned model id and messages win over a param of the same name. ``api_base`` and
+        ``api_key`` are set when the endpoint is not the provider's own (``endpoint()``): the declared
+        endpoint's URL and key, or the stored URL with a placeholder key (``KEYLESS``)."""
         call: dict[str, Any] = {"model": self.model.model, "messages": self.render(variables, **kwargs)}
         for key, value in self.model.params.items():
             if key not in call:
@@ -104,6 +108,30 @@ class PinnedPair:
             call["response_format"] = copy.deepcopy(self.prompt.response_format)
         extra = call.get("metadata")
         call["metadata"] = {**(extra if isinstance(extra, dict) else {}), **self.metadata}
+        return self._bound(call)
+
+    def endpoint(self) -> Any:
+        """Where this pair's calls go and which key they carry (providers/endpoints.py): the
+        provider's own endpoint with its key, a declared endpoint with its own key, or a URL that
+        only the stored version names, with no key. Raises InvalidValue for an undeclared ``endpoint``."""
+        from promptver.providers import declared
+        from promptver.providers.endpoints import effective_endpoint
+
+        found = declared.load(extra=self.declarations) if self.declarations else None
+        return effective_endpoint(self.model.model, self.model.params, declarations=found)
+
+    def with_endpoints(self, declarations: tuple[Any, ...]) -> PinnedPair:
+        """This pair, with endpoints its app declared in code."""
+        return self if declarations == self.declarations else replace(self, declarations=declarations)
+
+    def _bound(self, call: dict[str, Any]) -> dict[str, Any]:
+        """The call with its endpoint's URL and key: never the environment's provider key for a URL
+        that stored data names (litellm would send ``OPENAI_API_KEY`` to any ``api_base``)."""
+        call.pop("endpoint", None)
+        where = self.endpoint()
+        if where.credential != "provider" and where.source != "builtin":
+            call["api_base"] = where.url
+            call["api_key"] = where.api_key()
         return call
 
     def complete(self, variables: Mapping[str, Any] | None = None, /, *,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptver.core.identity import canonical_json, content_hash, model_identity, prompt_identity
+from promptver.core.limits import check_stored
 from promptver.core.params import floating_model_warning, refuse_secrets
 from promptver.core.refs import check_name
 from promptver.core.types import LINEAGE_FIELDS
@@ -51,6 +52,7 @@ class PromptSpec:
         from promptver.templates import check_template
 
         check_name(self.name, "prompt name")
+        check_stored(vars(self), where)  # depth, size, storable text (core/limits.py)
         if not isinstance(self.messages, list) or not self.messages:
             raise InvalidValue(f"{where}: messages must be a non-empty list of {{role, content}}")
         messages: list[dict[str, Any]] = []
@@ -89,6 +91,10 @@ class PromptSpec:
         if not isinstance(self.description or "", str):
             raise InvalidValue(f"{where}: description must be text")
         _json_able(prompt_identity(messages, variables, self.tools, self.response_format), where)
+        # shapes only (core/secrets.py): a tool may well take an argument called "password"
+        refuse_secrets({"messages": messages, "variables": variables, "tools": self.tools,
+                        "response_format": self.response_format, "description": self.description,
+                        "tags": self.tags}, "" if where == "prompt" else f"{where}: ", names=False)
         spec = PromptSpec(self.name, messages, dict(variables), self.tools, self.response_format,
                           (self.description or "").strip(), _tags(self.tags, where))
         return spec, sorted(used)
@@ -96,6 +102,16 @@ class PromptSpec:
     @property
     def content_hash(self) -> str:
         return content_hash(prompt_identity(self.messages, self.variables, self.tools, self.response_format))
+
+
+def _check_endpoint(params: dict[str, Any], where: str) -> None:
+    """``endpoint: NAME`` names an endpoint declared where the version runs (docs/endpoints.md);
+    with it, a literal ``api_base`` would be a second answer to the same question."""
+    if "endpoint" not in params:
+        return
+    check_name(params["endpoint"], f"{where}: endpoint name")
+    if params.get("api_base") is not None:
+        raise InvalidValue(f"{where}: give either endpoint (a name declared where it runs) or api_base (a URL), not both")
 
 
 def with_defaults(schemas: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -118,11 +134,13 @@ class ModelSpec:
     def validated(self, where: str = "model") -> tuple[ModelSpec, list[str]]:
         """A normalised copy and warnings (floating model ids); raise UsageError if invalid."""
         check_name(self.name, "model name")
+        check_stored(vars(self), where)  # depth, size, storable text, column widths (core/limits.py)
         if not isinstance(self.model, str) or not self.model.strip() or any(c.isspace() for c in self.model.strip()):
             raise InvalidValue(f"{where}: model must be a litellm model id such as openai/gpt-4o-2024-08-06")
         params = self.params or {}
         if not isinstance(params, dict):
             raise InvalidValue(f"{where}: params must be a mapping of call parameters")
+        _check_endpoint(params, where)
         lineage_in = self.lineage or {}
         if not isinstance(lineage_in, dict):
             raise InvalidValue(f"{where}: lineage must be a mapping")
@@ -138,9 +156,12 @@ class ModelSpec:
             if value is not None and key not in _TEXT_LINEAGE and not isinstance(value, dict):
                 raise InvalidValue(f"{where}: lineage.{key} must be a mapping")
             lineage[key] = value
+        if not isinstance(self.description or "", str):
+            raise InvalidValue(f"{where}: description must be text")
         prefix = "" if where == "model" else f"{where}: "
         refuse_secrets(params, f"{prefix}params")
         refuse_secrets(lineage, f"{prefix}lineage")
+        refuse_secrets({"model": self.model, "description": self.description, "tags": self.tags}, prefix, names=False)
         _json_able(model_identity(self.model, params, lineage), where)
         spec = ModelSpec(self.name, self.model.strip(), dict(params), lineage,
                          (self.description or "").strip(), _tags(self.tags, where))

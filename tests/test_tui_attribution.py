@@ -70,7 +70,12 @@ def test_a_stored_report_shows_its_classes(moved, registry):
         assert rows == [[report["id"][:8], "attribution", "support-reply", "support-llm/1 -> 2", rows[0][4]]]
         text = plain(screen.query_one("#report-text", Static))
         assert text.startswith(f"attribution {report['id']}: support-reply@production from {moved.before}")
-        assert "3 changed by the model: order-status, refund, opening-hours" in text
+        assert text.splitlines()[1] == ("  reverting the prompt fixes 0 of 3 changed case(s) that got worse, "
+                                        "reverting the model fixes 3, 0 need both reverted")
+        assert "3 changed by the model alone (revert the model): order-status, refund, opening-hours" in text
+        # both halves of the change: the prompt did not change, the model's parameters did
+        assert "  prompt support-reply/1: the same version on both sides" in text
+        assert "  model support-llm/1 -> support-llm/2:\n      ~ params.max_tokens: 300 -> 3" in text
         assert "old prompt + new model   support-reply/1 + support-llm/2: 0%" in text
         await pilot.press("escape")
         await pilot.pause()
@@ -110,7 +115,8 @@ def test_an_attribution_started_from_the_screen_is_stored_and_selected(moved, re
         assert found["counts"]["model"] == 3 and found["changed"] == {"prompt": False, "model": True}
         assert screen.selected_report()["id"] == found["id"]
         assert cells(screen.query_one("#reports", DataTable))[0][0] == found["id"][:8]
-        assert "3 changed by the model" in plain(screen.query_one("#report-text", Static))
+        assert "3 changed by the model alone (revert the model)" in plain(screen.query_one("#report-text", Static))
+        assert found["headline"]["revert_model"] == 3 and found["cases"][0]["revert"] == {"prompt": False, "model": True}
         bar = screen.query_one(RunProgress).bar
         assert bar.total == 6 and bar.progress == 6  # 2 cells x 3 cases
         assert f"report {found['id']} stored" in screen.query_one(RunProgress).status().plain

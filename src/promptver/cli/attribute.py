@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from promptver.cli.common import local_only, registry
-from promptver.cli.evals import run_progress
+from promptver.cli.evals import MAX_JOBS, MAX_REPEATS, check_output_paths, run_progress
 from promptver.cli.output import emit_json, out, safe, table, when
 
 
@@ -32,8 +32,8 @@ app = typer.Typer(cls=_AttributeByDefault, no_args_is_help=True,
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 MarkdownOpt = Annotated[Optional[Path], typer.Option("--markdown", help="Write a Markdown report here (an incident ticket).")]
 SuiteOpt = Annotated[Path, typer.Option("--suite", help="The eval suite whose fixed test set is replayed.")]
-RepeatsOpt = Annotated[Optional[int], typer.Option("--repeats", min=1, help="Repeats per cell (default: the suite's); 3+ tells noise from change.")]
-JobsOpt = Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, help="Concurrent calls.")]
+RepeatsOpt = Annotated[Optional[int], typer.Option("--repeats", min=1, max=MAX_REPEATS, help="Repeats per cell (default: the suite's); 3+ tells noise from change.")]
+JobsOpt = Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, max=MAX_JOBS, help="Concurrent calls.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Call the models even for cached requests.")]
 EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130
@@ -41,8 +41,8 @@ EXIT_INTERRUPTED = 130
 
 def _emit(report: dict[str, Any], as_json: bool, markdown: Path | None) -> None:
     from promptver.errors import InvalidFile
-    from promptver.evals.attribution_outputs import markdown as render_markdown
-    from promptver.evals.attribution_outputs import summary_lines
+    from promptver.evals.attribution import markdown as render_markdown
+    from promptver.evals.attribution import summary_lines
 
     if markdown:
         try:
@@ -74,6 +74,7 @@ def run(
     no_cache: NoCacheOpt = False,
     markdown: MarkdownOpt = None,
     as_json: JsonOpt = False,
+    metric: Annotated[str, typer.Option("--metric", help="The metric the case classes use: pass_rate (default), a scorer's name, latency_ms or cost_usd.")] = "pass_rate",
 ) -> None:
     """Find the pairings before and after, replay the suite on old/new prompt x old/new model, attribute."""
     from promptver.core.refs import parse_time
@@ -87,6 +88,8 @@ def run(
     if after is None and not start:
         raise InvalidValue("give --from TIME (and --to TIME, default now) with NAME@LABEL, or a second pairing")
     spec = load_suite(suite)
+    attribution.check_metric(spec, metric)
+    check_output_paths(markdown)
     with registry() as reg:
         if after is None:
             sides = attribution.sides_from_label(reg, ref, parse_time(start or ""), parse_time(end or "now"))
@@ -95,7 +98,7 @@ def run(
         progress, announce, close = run_progress(f"attribute {sides.before.prompt.name}")
         try:
             report = attribution.attribute(reg, sides, spec, repeats=repeats, jobs=jobs, use_cache=not no_cache,
-                                           progress=progress, announce=announce)
+                                           progress=progress, announce=announce, metric=metric)
         finally:
             close()
     _emit(report, as_json, markdown)
@@ -154,11 +157,12 @@ def register(root: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """The first prompt or model version at which each failing case changed, in O(log n) replays."""
-        from promptver.evals.bisect import bisect
+        from promptver.evals.attribution import bisect
         from promptver.evals.suites import load_suite
 
         local_only("bisect")
         spec = load_suite(suite)
+        check_output_paths(markdown)
         with registry() as reg:
             progress, announce, close = run_progress(f"bisect {prompt}")
             try:

@@ -72,7 +72,7 @@ def register_setup(root: typer.Typer) -> None:
 
 
 def register_pairing(root: typer.Typer) -> None:
-    """pair, pairings."""
+    """pair, pairings, diff."""
 
     @root.command("pair")
     def pair(
@@ -102,30 +102,64 @@ def register_pairing(root: typer.Typer) -> None:
         table(["pairing", "prompt", "model", "created", "by", "message"],
               [[p.id, p.prompt.ref, p.model.ref, when(p.created_at), p.author, p.message] for p in found])
 
+    @root.command("diff")
+    def diff(old: Annotated[str, typer.Argument(help="The pairing before: a pairing id or NAME@LABEL.")],
+             new: Annotated[str, typer.Argument(help="The pairing after: a pairing id or NAME@LABEL.")],
+             as_json: JsonOpt = False) -> None:
+        """What changed between two pairings, both halves: prompt text and fields, model id, parameters, lineage."""
+        from promptver.core.diff import diff_pairings
+
+        with registry() as reg:
+            result = diff_pairings(reg.resolve(old).pairing, reg.resolve(new).pairing)
+        if as_json:
+            emit_json(result.to_json())
+            return
+        for line in result.lines():
+            out(safe(line))
+
 
 
 def register_checks(root: typer.Typer) -> None:
     """verify, audit."""
 
     @root.command("verify")
-    def verify(as_json: JsonOpt = False) -> None:
-        """Re-hash everything stored and check the database guards; exit 1 on any problem."""
+    def verify(
+        head: Annotated[bool, typer.Option("--head", help="Print the chain head to export (a one-line token, then each chain's row count and head; with --json, JSON) and nothing else on stdout; nothing when a problem is found.")] = False,
+        expect_head: Annotated[Optional[str], typer.Option("--expect-head", metavar="HEAD", help="A head exported earlier (the ph1:... token, or a file holding `verify --head` output): each chain at its exported count must still end in it.")] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Walk every hash chain, re-hash every version, check the guards' definitions; exit 1 on any problem."""
         local_only("verify")
         from promptver.services.database import Database
+        from promptver.services.verify import load_expected
         from promptver.services.verify import verify as run
 
+        expected = load_expected(expect_head) if expect_head is not None else None
         db = Database.open(check_guards=False)
         try:
-            report = run(db)
+            report = run(db, expected)
         finally:
             db.close()
-        if as_json:
-            emit_json({"ok": report.ok, "checked": report.checked, "problems": report.problems})
+        if head:  # stdout holds only the head, so `promptver verify --head > head.txt` exports it
+            for problem in report.problems:
+                err(f"PROBLEM {safe(problem)}")
+            if report.ok and as_json:
+                emit_json(report.head_json())
+            elif report.ok:
+                out(report.token)
+                for name, (count, last) in report.chains.items():
+                    out(f"{name} {count} {last or '-'}")
+        elif as_json:
+            emit_json({"ok": report.ok, "checked": report.checked, "problems": report.problems,
+                       "head": report.head_json()})
         else:
-            out("checked " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.checked.items()))
+            out("checked:")
+            for line in report.summary():
+                out(f"  {line}")
+            out(f"head {report.token}")
             for problem in report.problems:
                 out(f"PROBLEM {safe(problem)}")
-            out("ok: every stored hash matches and every guard is in place" if report.ok
+            out("ok: every chain, stored hash and guard checked above is as written" if report.ok
                 else f"{len(report.problems)} problem(s) found")
         if not report.ok:
             raise typer.Exit(1)

@@ -88,3 +88,61 @@ def diff_models(old: Any, new: Any) -> VersionDiff:
                 "lineage": {k: val for k, val in v.lineage.items() if val is not None}}
 
     return VersionDiff(old.ref, new.ref, [], field_changes(structured(old), structured(new)))
+
+
+def field_line(change: FieldChange) -> str:
+    """``~ params.temperature: 0 -> 1``, ``+ path: new``, ``- path: old`` (values as JSON)."""
+    import json
+
+    def show(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, default=str)
+
+    if change.change == "changed":
+        return f"~ {change.path}: {show(change.old)} -> {show(change.new)}"
+    if change.change == "added":
+        return f"+ {change.path}: {show(change.new)}"
+    return f"- {change.path}: {show(change.old)}"
+
+
+@dataclass(frozen=True)
+class PairingDiff:
+    """Both halves of a change between two pairings: the prompt versions' diff (template text and
+    fields) and the model versions' diff (model id, parameters, lineage)."""
+
+    old: str                # pairing ids
+    new: str
+    prompt: VersionDiff
+    model: VersionDiff
+    prompt_same: bool       # the same prompt version on both sides
+    model_same: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"old": self.old, "new": self.new,
+                "prompt": {**self.prompt.to_json(), "same_version": self.prompt_same},
+                "model": {**self.model.to_json(), "same_version": self.model_same}}
+
+    def lines(self) -> list[str]:
+        """The diff as plain lines (the caller makes user text safe to print)."""
+        return [f"pairing {self.old} -> {self.new}", *half_lines("prompt", self.to_json()["prompt"]),
+                *half_lines("model", self.to_json()["model"])]
+
+
+def half_lines(kind: str, half: dict[str, Any] | None, indent: str = "  ") -> list[str]:
+    """One half of a pairing diff (its JSON) as lines; also reads reports stored before halves had
+    ``same_version`` (then None means the side did not change)."""
+    if half is None:
+        return [f"{kind}: the same version on both sides"]
+    if half.get("same_version") or half["old"] == half["new"]:
+        return [f"{kind} {half['old']}: the same version on both sides"]
+    if half.get("identical"):
+        return [f"{kind} {half['old']} -> {half['new']}: no differences in content"]
+    out = [f"{kind} {half['old']} -> {half['new']}:"]
+    out += [f"{indent}{line}" for line in half.get("text_diff", "").splitlines()]
+    out += [indent + field_line(FieldChange(f["path"], f["change"], f.get("old"), f.get("new"))) for f in half["fields"]]
+    return out
+
+
+def diff_pairings(old: Any, new: Any) -> PairingDiff:
+    """Diff two pairings: both the prompt half and the model half."""
+    return PairingDiff(old.id, new.id, diff_prompts(old.prompt, new.prompt), diff_models(old.model, new.model),
+                       old.prompt.id == new.prompt.id, old.model.id == new.model.id)

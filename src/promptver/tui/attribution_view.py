@@ -51,7 +51,7 @@ def _step(old: str, new: str) -> str:
 
 def report_text(report: dict[str, Any]) -> Text:
     """The stored report as `promptver attribute show` prints it, literally."""
-    from promptver.evals.attribution_outputs import summary_lines
+    from promptver.evals.attribution import summary_lines
 
     return literal("\n".join(summary_lines(report)))
 

@@ -26,6 +26,8 @@ class Attempt:
     passed: bool | None                       # every scorer passed (None: an error, not scored)
     scores: dict[str, float] = field(default_factory=dict)
     cached: bool = False
+    latency_ms: float | None = None
+    cost_usd: float | None = None
 
 
 @dataclass
@@ -96,7 +98,7 @@ def replay(reg: Any, suite: Suite, prompts: list[Any], models: list[Any], *, kin
         cached += bool(row["cached"])
         results[by_pairing[row["pairing_id"]]][row["case_id"]].append(
             Attempt(row["repeat"], row["output"], row["error"], passed, {k: v for k, (v, _) in own.items()},
-                    bool(row["cached"])))
+                    bool(row["cached"]), row.get("latency_ms"), row.get("cost_usd")))
     for per_case in results.values():
         for attempts in per_case.values():
             attempts.sort(key=lambda a: a.repeat)

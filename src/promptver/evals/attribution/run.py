@@ -1,4 +1,4 @@
-"""Change attribution: was it the prompt, the model, or both?
+"""Change attribution: was it the prompt, the model, or both, and what would reverting fix?
 
 1. **Which pairings.** ``NAME@LABEL`` at two times (from the label's history), or two pairings.
 2. **What changed.** The template text diff and the structured differences of the prompt versions
@@ -6,16 +6,16 @@
 3. **Replay.** The suite's fixed test set on the 2 x 2 grid, old/new prompt x old/new model (only
    the two corners needed when one side did not change), as an ordinary eval run: cells already in
    the response cache are not called again.
-4. **Report.** Each case classified (``evals/attribution_math.py``), each metric's prompt, model and
-   interaction effects with intervals (prompt + model == total), examples per class with the
-   outputs side by side, non-deterministic answers flagged. The report is stored (immutable) and
-   can be shown again (``promptver attribute show ID``, the TUI).
+4. **Report.** Each case classified with its revert flags (``classes.py``, on the metric chosen
+   with ``--metric``), the headline (what reverting fixes), each metric's prompt, model and
+   interaction effects with intervals (``effects.py``: prompt + model == total), examples per class
+   with the outputs side by side, non-deterministic cells flagged (``analyse.py``). The report is
+   stored (immutable) and can be shown again (``promptver attribute show ID``, the TUI).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,12 +23,11 @@ from typing import Any
 from promptver.core.refs import parse_ref
 from promptver.core.types import iso
 from promptver.errors import InvalidRef, InvalidValue, NotFound
-from promptver.evals.attribution_math import CLASSES, classify, effects
-from promptver.evals.grid import Grid, check_inputs, replay
+from promptver.evals.attribution.analyse import PASS_METRIC, analyse, metric_names
+from promptver.evals.attribution.classes import CLASSES
+from promptver.evals.attribution.grid import check_inputs, replay
+from promptver.evals.attribution.significance import ALPHA
 from promptver.evals.suites import Suite
-
-EXAMPLES_PER_CLASS = 3
-PASS_METRIC = "pass_rate"
 
 
 @dataclass(frozen=True)
@@ -68,10 +67,22 @@ def sides_from_pairings(reg: Any, before_ref: str, after_ref: str) -> Sides:
     return Sides(before, after, f"{before_ref} -> {after_ref}")
 
 
+def check_metric(suite: Suite, metric: str) -> None:
+    """Refuse a ``--metric`` the suite cannot measure, before anything is replayed."""
+    from promptver.evals.scorers import parse_scorers
+
+    names = metric_names([s.name for s in parse_scorers(suite.scorers, str(suite.path), base_dir=suite.path.parent)])
+    if metric not in names:
+        raise InvalidValue(f"--metric {metric!r}: suite {suite.name} measures {', '.join(names)}")
+
+
 def attribute(reg: Any, sides: Sides, suite: Suite, *, repeats: int | None = None, jobs: int | None = None,
-              use_cache: bool = True, progress: Any = None, announce: Any = None) -> dict[str, Any]:
+              use_cache: bool = True, progress: Any = None, announce: Any = None, metric: str = PASS_METRIC
+              ) -> dict[str, Any]:
     """Replay what is needed, classify and measure; store the report and return it (JSON-ready)."""
-    from promptver.core.diff import diff_models, diff_prompts
+    from promptver.core.diff import diff_pairings
+
+    check_metric(suite, metric)
 
     before, after = sides.before, sides.after
     prompt_changed = before.prompt.id != after.prompt.id
@@ -80,9 +91,8 @@ def attribute(reg: Any, sides: Sides, suite: Suite, *, repeats: int | None = Non
         "id": uuid.uuid4().hex[:16], "kind": "attribution", "prompt": before.prompt.name, "question": sides.question,
         "before": _side(before, sides.before_at), "after": _side(after, sides.after_at),
         "changed": {"prompt": prompt_changed, "model": model_changed},
-        "diff": {"prompt": diff_prompts(before.prompt, after.prompt).to_json() if prompt_changed else None,
-                 "model": diff_models(before.model, after.model).to_json() if model_changed else None},
-        "suite": suite.name, "notes": [],
+        "diff": diff_pairings(before, after).to_json(),
+        "suite": suite.name, "metric": metric, "alpha": ALPHA, "notes": [],
     }
     if not prompt_changed and not model_changed:
         report["notes"].append(
@@ -90,7 +100,9 @@ def attribute(reg: Any, sides: Sides, suite: Suite, *, repeats: int | None = Non
             "If behaviour changed anyway, the provider changed under an unchanged model version (a floating "
             "model id?): compare eval runs of this pairing over time with `promptver eval history`.")
         report.update(run=None, repeats=0, corners={}, cases=[], counts={k: 0 for k in CLASSES}, effects={},
-                      examples={}, nondeterministic=[], incomplete=[], calls=0, cached=0)
+                      headline={"text": "nothing changed", "worse": 0, "better": 0, "revert_prompt": 0,
+                                "revert_model": 0, "revert_either": 0, "need_both": 0},
+                      examples={}, nondeterministic=[], incomplete=[], no_value=[], calls=0, cached=0)
         store_report(reg, report, suite, before.id, after.id)
         return report
     check_inputs(suite, before.prompt, after.prompt)
@@ -106,12 +118,22 @@ def attribute(reg: Any, sides: Sides, suite: Suite, *, repeats: int | None = Non
     if grid.repeats == 1:
         report["notes"].append("1 repeat per cell: noise cannot be told apart from change; use --repeats 3 or "
                                "more if the model is not deterministic")
+    elif grid.repeats == 2 and metric == PASS_METRIC:
+        report["notes"].append(f"2 repeats per cell: no pass/fail difference of one case can reach the "
+                               f"significance level ({ALPHA}); use --repeats 3 or more")
     report.update(run=grid.run_id, repeats=grid.repeats, calls=grid.calls, cached=grid.cached, state=grid.state,
                   corners={name: {"pairing": grid.cells.get((p.id, m.id)), "prompt": p.ref, "model": m.ref}
                            for name, (p, m) in corners.items()})
-    report.update(_analyse(grid, corners))
+    report.update(analyse(grid, corners, metric))
     for name, corner in report["corners"].items():
         corner["pass_rate"] = _corner_rate(report, name)
+    if report["nondeterministic"]:
+        shaky = sorted({case for f in report["nondeterministic"] for case in f["cases"]})
+        report["notes"].append(f"{len(shaky)} case(s) got different answers to the same request in some cell "
+                               f"(non-deterministic): {', '.join(shaky[:8])}{', ...' if len(shaky) > 8 else ''}")
+    if report["no_value"]:
+        report["notes"].append(f"{len(report['no_value'])} case(s) have no {metric} for some call and are not "
+                               f"classified: {', '.join(report['no_value'][:8])}")
     store_report(reg, report, suite, before.id, after.id)
     return report
 
@@ -129,44 +151,6 @@ def _corners(before: Any, after: Any, prompt_changed: bool, model_changed: bool)
     if prompt_changed and model_changed:
         corners["after"] = (after.prompt, after.model)
     return corners
-
-
-def _analyse(grid: Grid, corners: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
-    """Classes, effects, examples and non-determinism from the replayed grid."""
-    cases, incomplete = [], []
-    metric_values: dict[str, dict[str, dict[str, float]]] = {PASS_METRIC: {}}
-    metric_values.update({s: {} for s in grid.scorers})
-    nondeterministic: dict[str, list[str]] = {name: [] for name in corners}
-    for case_id in grid.case_ids:
-        per_corner = {name: grid.attempts(p, m, case_id) for name, (p, m) in corners.items()}
-        if any(not a or any(x.error for x in a) for a in per_corner.values()):
-            incomplete.append(case_id)
-            continue
-        values = {name: [1.0 if x.passed else 0.0 for x in a] for name, a in per_corner.items()}
-        outputs = {name: [x.output for x in a] for name, a in per_corner.items()}
-        found = classify(case_id, values, outputs)
-        for name, texts in outputs.items():
-            if len(set(texts)) > 1:
-                nondeterministic[name].append(case_id)
-        cases.append({"id": case_id, "class": found.klass, "pass": found.means, "noise": found.noise,
-                      "nondeterministic": found.nondeterministic,
-                      "outputs": {name: a[0].output for name, a in per_corner.items()}})
-        metric_values[PASS_METRIC][case_id] = found.means
-        for scorer in grid.scorers:
-            metric_values[scorer][case_id] = {
-                name: sum(x.scores.get(scorer, 0.0) for x in a) / len(a) for name, a in per_corner.items()}
-    measured = {metric: effects(values) for metric, values in metric_values.items()}
-    counts = Counter(c["class"] for c in cases)
-    examples = {klass: [{"id": c["id"], "pass": c["pass"], "outputs": c["outputs"]}
-                        for c in cases if c["class"] == klass][:EXAMPLES_PER_CLASS]
-                for klass in CLASSES if klass != "unchanged" and counts[klass]}
-    for c in cases:
-        del c["outputs"]
-    flagged = [{"corner": name, "prompt": corners[name][0].ref, "model": corners[name][1].ref, "cases": ids}
-               for name, ids in nondeterministic.items() if ids]
-    return {"cases": cases, "counts": {k: counts[k] for k in CLASSES},
-            "effects": {k: v.to_json() for k, v in measured.items() if v is not None},
-            "examples": examples, "nondeterministic": flagged, "incomplete": incomplete}
 
 
 def _corner_rate(report: dict[str, Any], corner: str) -> float | None:

@@ -1,10 +1,10 @@
-"""The arithmetic of change attribution, pure: the 2 x 2 grid of (old/new prompt) x (old/new model).
+"""The effects of change attribution, pure: per metric, from the corner means over cases.
 
 Corners: ``before`` (old prompt, old model), ``prompt`` (new prompt, old model), ``model`` (old
 prompt, new model), ``after`` (new prompt, new model). When only one factor changed, the grid has
 two corners (``before`` and ``prompt``, or ``before`` and ``model``).
 
-**Effects**, per metric, from the corner means over cases (m_b, m_p, m_m, m_a):
+With the corner means over cases (m_b, m_p, m_m, m_a):
 
     total       = m_a - m_b
     prompt      = ((m_p - m_b) + (m_a - m_m)) / 2     the prompt's effect, averaged over both models
@@ -13,15 +13,8 @@ two corners (``before`` and ``prompt``, or ``before`` and ``model``).
                                                               of the two separate changes
 
 so ``prompt + model == total`` exactly (model is computed as the difference, and total reported
-as their floating-point sum). Each comes with a
-percentile interval from a bootstrap over cases (seeded: the same data gives the same interval).
-
-**Classes**, per case, on one value per corner (the mean over repeats; pass/fail is 1/0). The
-case's noise level is the largest spread (max - min) of its repeats within any corner; two corners
-differ only when their means differ by more than that. Then: no corner differs -> ``unchanged``
-(or ``noise`` when repeats of the same request disagreed on the value); otherwise ``prompt`` when the prompt
-change alone reproduces the whole change and the model change alone does nothing; ``model`` the
-other way round; else ``interaction`` (the change needs both, or the two do not add up).
+as their floating-point sum). Each comes with a percentile interval from a bootstrap over cases
+(seeded: the same data gives the same interval).
 """
 
 from __future__ import annotations
@@ -34,8 +27,6 @@ from typing import Literal
 
 Corner = Literal["before", "prompt", "model", "after"]
 CORNERS: tuple[Corner, ...] = ("before", "prompt", "model", "after")
-CLASSES = ("unchanged", "prompt", "model", "interaction", "noise")
-EPSILON = 1e-9
 BOOTSTRAP_ITERATIONS = 2000
 
 
@@ -117,36 +108,3 @@ def effects(per_case: Mapping[str, Mapping[str, float]], *, seed: int = 0,
     # in floating point (total - prompt) + prompt can miss total by one ulp: report the sum, so that
     # prompt + model == total holds exactly for anyone adding them up (the value moves by < 1e-15)
     return Effects(means["before"], after, prompt, model, interaction, prompt + model, intervals)
-
-
-@dataclass(frozen=True)
-class CaseClass:
-    case: str
-    klass: str
-    means: dict[str, float]
-    noise: float                 # the largest within-corner spread of the repeats
-    nondeterministic: bool       # repeats of one request gave different outputs
-
-
-def classify(case: str, values: Mapping[str, Sequence[float]], outputs: Mapping[str, Sequence[str | None]]
-             ) -> CaseClass:
-    """Classify one case from its repeat values per corner (and repeat outputs, for determinism)."""
-    means = {c: _mean(v) for c, v in values.items()}
-    noise = max(max(v) - min(v) for v in values.values())
-    nondeterministic = any(len(set(o)) > 1 for o in outputs.values())
-
-    def same(a: str, b: str) -> bool:
-        return abs(means[a] - means[b]) <= noise + EPSILON
-
-    others = [c for c in means if c != "before"]
-    if all(same("before", c) for c in others) and all(same(a, b) for a in others for b in others):
-        klass = "noise" if noise > EPSILON else "unchanged"
-    elif "after" not in means:  # one factor changed: it is the only possible cause
-        klass = "prompt" if "prompt" in means else "model"
-    elif same("prompt", "after") and same("model", "before"):
-        klass = "prompt"
-    elif same("model", "after") and same("prompt", "before"):
-        klass = "model"
-    else:
-        klass = "interaction"
-    return CaseClass(case, klass, means, noise, nondeterministic)

@@ -87,11 +87,18 @@ class Result:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
     """Run `promptver ARGS` in-process in a project folder (tmp_path); returns a Result."""
-    from promptver.cli.main import main
-
     project = tmp_path / "project"
     project.mkdir(exist_ok=True)
-    monkeypatch.chdir(project)
+    run = cli_runner(project, monkeypatch, capsys)
+    run.project = project  # type: ignore[attr-defined]
+    return run
+
+
+def cli_runner(folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """A function running `promptver ARGS` in-process in ``folder``; it returns a Result."""
+    from promptver.cli.main import main
+
+    monkeypatch.chdir(folder)
 
     def run(*args: str) -> Result:
         capsys.readouterr()
@@ -104,7 +111,6 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
-    run.project = project  # type: ignore[attr-defined]
     return run
 
 

@@ -4,16 +4,7 @@ two halves in an attribution report."""
 
 import json
 
-PROMPT = """\
-name: triage
-messages:
-  - role: system
-    content: "{system}"
-  - role: user
-    content: "{{{{ question }}}}"
-variables:
-  question: {{type: string}}
-"""
+from test_attribution import PROMPT  # the triage prompt file, its system message left to fill in
 
 
 def setup(cli):

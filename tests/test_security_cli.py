@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Result
+from conftest import REPO, Result, cli_runner
 
 PROMPTVER = [sys.executable, "-m", "promptver.cli.main"]
 SUITE = "dataset: ds.jsonl\nprompts: [support-reply/1]\nmodels: [support-llm/1]\nscorers: [{type: contains}]\n"
@@ -127,22 +127,7 @@ def _env() -> dict[str, str]:
 @pytest.fixture
 def run_in(hostile: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     """`promptver ARGS` in-process in the hostile project."""
-    from promptver.cli.main import main
-
-    monkeypatch.chdir(hostile)
-
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["promptver", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return cli_runner(hostile, monkeypatch, capsys)
 
 
 def _one_clear_line(result: Result, code: int, message: str) -> None:

@@ -41,6 +41,9 @@ SAMPLES = {  # (method, route path) -> (concrete path, JSON body)
     ("POST", "/v1/tokens/{token_id}/revoke"): ("/v1/tokens/999/revoke", {}),
     ("PUT", "/v1/label-policies/{prompt}/{label}"): ("/v1/label-policies/support-reply/canary", {"protected": False}),
     ("GET", "/v1/audit"): ("/v1/audit", None),
+    ("GET", "/v1/datasets"): ("/v1/datasets", None),
+    ("GET", "/v1/datasets/{name}/versions"): ("/v1/datasets/cases/versions", None),
+    ("GET", "/v1/datasets/{name}/versions/{number}"): ("/v1/datasets/cases/versions/1", None),
 }
 
 

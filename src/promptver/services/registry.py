@@ -64,7 +64,28 @@ class Registry:
 
     @classmethod
     def open(cls, url: str | None = None, *, actor: str | None = None, principal: Principal | None = None,
-             **kwargs: Any) -> Registry:
+             token: str | None = None, **kwargs: Any) -> Any:
+        """The registry at ``url``: a database URL (SQLite, PostgreSQL) opens it directly; an
+        ``http(s)://`` URL is a ``promptver serve`` server, reached with ``token`` (default
+        PROMPTVER_TOKEN) and returned as a ``services.remote.RemoteRegistry`` with the same API,
+        acting under the token's role. No arguments: PROMPTVER_URL if set (as the CLI does), else
+        the database (PROMPTVER_DB, else the local registry)."""
+        import os
+
+        if url is None and not kwargs and actor is None and principal is None:
+            url = os.environ.get("PROMPTVER_URL", "").strip() or None
+        if url is not None and url.lower().startswith(("http://", "https://")):
+            from promptver.services.remote import RemoteRegistry
+
+            if actor is not None or principal is not None or kwargs:
+                from promptver.errors import UsageError
+
+                raise UsageError("a registry server acts as its token's user: open it with url and token only")
+            return RemoteRegistry(url, token or os.environ.get("PROMPTVER_TOKEN", "").strip() or None)
+        if token is not None:
+            from promptver.errors import UsageError
+
+            raise UsageError("a token is for a registry server (an http:// or https:// URL), not a database")
         return cls(Database.open(url, **kwargs), actor, principal)
 
     def as_principal(self, principal: Principal) -> Registry:

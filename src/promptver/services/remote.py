@@ -233,3 +233,17 @@ class RemoteRegistry:
             body["require_suite_hash"] = require_suite_hash
         self._call("PUT", f"/v1/label-policies/{quote(prompt, safe='*')}/{quote(label)}", json=body)
 
+    # -- datasets (the shapes of services.datasets.summaries / history / detail) -------------------
+    def dataset_summaries(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/datasets"))
+
+    def dataset_history(self, name: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/v1/datasets/{quote(name, safe='')}/versions"))
+
+    def dataset_detail(self, name: str, number: int | None = None) -> dict[str, Any]:
+        if number is None:
+            newest = self.dataset_history(name)
+            if not newest:
+                raise errors.NotFound(f"dataset {name!r} has no versions")
+            number = int(newest[0]["version"])
+        return dict(self._call("GET", f"/v1/datasets/{quote(name, safe='')}/versions/{number}"))

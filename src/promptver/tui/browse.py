@@ -65,6 +65,7 @@ class BrowseScreen(RegistryScreen, Screen[None]):
         Binding("e", "edit", "Edit"),                                # `?` lists every key
         Binding("d", "diff", "Diff"),
         Binding("l", "release", "Release"),
+        Binding("p", "pair", "Pair with a model", show=False),
         Binding("b", "rollback", "Rollback", show=False),
         Binding("v", "evals", "Evals"),
         Binding("a", "attribution", "Attribution"),
@@ -277,6 +278,36 @@ class BrowseScreen(RegistryScreen, Screen[None]):
             self.notify("select a prompt version first", severity="warning")
             return
         self.app.push_screen(ReleaseScreen(version), self._released)
+
+    def action_pair(self) -> None:
+        """Pair the highlighted prompt version with a model version picked in a modal."""
+        from promptver.tui.release_data import model_versions
+
+        version = self.selected_version()
+        if version is None or self.kind != "prompt":
+            self.notify("select a prompt version first", severity="warning")
+            return
+        registry = self.registry
+        self.app.background(lambda: (model_versions(registry), registry.pairings(version.name)),
+                            lambda got: self._pick_model(version, *got), group="pair-models")
+
+    def _pick_model(self, version: Any, models: list[Any], pairings: list[Any]) -> None:
+        from promptver.tui.modals import ModelPickerModal
+
+        paired = frozenset(p.model.ref for p in pairings if p.prompt.version == version.version)
+        self.app.push_screen(ModelPickerModal(version.ref, models, paired),
+                             lambda model: self._pair_with(version, model))
+
+    def _pair_with(self, version: Any, model: Any) -> None:
+        if model is None:
+            return
+        registry, prompt_ref, model_ref = self.registry, version.ref, model.ref
+        self.app.background(lambda: registry.pair(prompt_ref, model_ref), self._paired, group="pair")
+
+    def _paired(self, paired: Any) -> None:
+        pairing = paired.pairing
+        said = "paired" if paired.created else "already paired"
+        self.notify(f"{said}: {pairing.prompt.ref} + {pairing.model.ref} ({pairing.id}); l releases it")
 
     def action_rollback(self) -> None:
         """Move a label back to a pairing from its history (tui/release.py)."""

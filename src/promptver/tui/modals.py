@@ -1,16 +1,21 @@
-"""Modal screens: an error (every failure ends here, never a crash) and the changelog prompt on save."""
+"""Modal screens: an error (every failure ends here, never a crash), the changelog prompt on save, a
+yes/no question, and the model version picker (pairing a prompt version)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from promptver.core.diff import VersionDiff
-from promptver.tui.text import literal
+from promptver.core.types import ModelVersion
+from promptver.tui.text import literal, one_line
 
 
 class ErrorModal(ModalScreen[None]):
@@ -118,3 +123,60 @@ class ConfirmModal(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """A model version's parameters on one line: ``temperature=0.2 max_tokens=300``."""
+    return " ".join(f"{key}={json.dumps(value, sort_keys=True)}" for key, value in sorted(params.items())) or "-"
+
+
+class ModelPickerModal(ModalScreen["ModelVersion | None"]):
+    """Picks a model version to pair ``prompt_ref`` with: every model series' versions (newest first),
+    with model id and parameters. Enter picks the highlighted one, escape cancels (None).
+
+    The versions come down from the caller (it read them in a worker); ``paired`` names the model
+    versions the prompt version is paired with already (marked, still pickable)."""
+
+    DEFAULT_CSS = """
+    ModelPickerModal { align: center middle; }
+    ModelPickerModal > Vertical { width: 95%; height: 90%; border: thick $accent; background: $surface; }
+    ModelPickerModal #picker-title { height: 1; text-style: bold; padding: 0 1; }
+    ModelPickerModal #picker-models { height: 1fr; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, prompt_ref: str, versions: list[ModelVersion], paired: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.prompt_ref = prompt_ref
+        self.versions = versions
+        self.paired = paired
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(literal(f"pair {self.prompt_ref} with a model version (enter picks, escape cancels)"),
+                         id="picker-title")
+            yield DataTable(id="picker-models", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#picker-models", DataTable)
+        table.add_column("model version", width=18)
+        table.add_column("model id", width=26)
+        table.add_column("params", width=24)
+        table.add_column("")
+        for version in self.versions:
+            mark = Text("paired", style="green") if version.ref in self.paired else Text("")
+            table.add_row(literal(version.ref), literal(version.model), one_line(params_text(version.params), 40),
+                          mark, key=version.ref)
+        if not self.versions:
+            self.query_one("#picker-title", Static).update(
+                Text("there are no model versions yet: add one (promptver model add)", style="yellow"))
+        table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        row = event.cursor_row
+        if 0 <= row < len(self.versions):
+            self.dismiss(self.versions[row])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,7 +1,8 @@
 """The release and rollback screens: move a label of a prompt to a pairing of a version (with the
-diff against the label's current target and the pairing's latest eval result), or back to a
-pairing from the label's history. Every move is one appended label event (services/labels.py);
-a refused or conflicting move writes nothing and the screen stays open."""
+diff against the label's current target and the pairing's latest eval result), to a model version
+picked there (the pairing is made on the way), or back to a pairing from the label's history. Every
+move is one appended label event (services/labels.py); a refused or conflicting move writes no label
+event and the screen stays open."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from textual.widgets.select import NoSelection
 from promptver.core.types import LabelEvent, Pairing
 from promptver.errors import LabelConflict
 from promptver.tui.app import RegistryScreen
-from promptver.tui.modals import diff_text
+from promptver.tui.modals import ModelPickerModal, diff_text
 from promptver.tui.release_data import (
     LOCAL_ONLY,
     Change,
@@ -28,6 +29,9 @@ from promptver.tui.release_data import (
     expected_seq,
     label_heads,
     label_log,
+    model_versions,
+    pair_and_move,
+    planned_pairing,
     release_context,
     release_detail,
     rollback_checked,
@@ -35,6 +39,7 @@ from promptver.tui.release_data import (
 from promptver.tui.text import literal, one_line, when
 
 NEW = " new"  # the label selector's "new label" entry: not a valid label name, so never a real one
+PAIR = " pair"  # the pairing selector's "pair with a model version…" entry: never a pairing id
 DEFAULT_LABEL = "production"
 
 
@@ -88,7 +93,8 @@ def change_text(change: Change, label: str) -> Text:
 
 
 class ReleaseScreen(RegistryScreen, Screen[bool]):
-    """Moves a label of ``version``'s prompt to one of ``version``'s pairings.
+    """Moves a label of ``version``'s prompt to one of ``version``'s pairings, or to a model version
+    picked here (ctrl+p, or the selector's last entry): that pairing is made when releasing.
 
     Dismissed with True when the label moved, False otherwise."""
 
@@ -105,6 +111,7 @@ class ReleaseScreen(RegistryScreen, Screen[bool]):
     """
     BINDINGS = [
         Binding("ctrl+s", "confirm", "Release", priority=True),
+        Binding("ctrl+p", "pick_model", "Pair a model", priority=True),
         Binding("escape", "cancel", "Cancel"),
     ]
 
@@ -112,6 +119,8 @@ class ReleaseScreen(RegistryScreen, Screen[bool]):
         super().__init__()
         self.version = version
         self.context: ReleaseContext | None = None
+        self.planned: Pairing | None = None  # a picked model version's pairing, not stored yet
+        self.shown_pairing: str | None = None  # the pairing chosen last (back to it when a pick is cancelled)
         self.wanted: tuple[str, str] | None = None  # (pairing id, label) whose detail is loading/shown
         self.busy = False
 
@@ -148,13 +157,13 @@ class ReleaseScreen(RegistryScreen, Screen[bool]):
     def _loaded(self, context: ReleaseContext) -> None:
         before_pairing, before_label = self._value("#pairing"), self._value("#label")
         self.context = context
-        pairing = self.query_one("#pairing", Select)
-        ids = [p.id for p in context.pairings]
-        pairing.set_options([(literal(f"{p.model.ref}  {p.id}"), p.id) for p in context.pairings])
+        if self.planned is not None and self.planned.id in {p.id for p in context.pairings}:
+            self.planned = None  # stored meanwhile (a release that paired, then was refused)
+        ids = self._pairing_options()
         if ids:
-            pairing.value = before_pairing if before_pairing in ids else ids[0]
+            self._choose_pairing(before_pairing if before_pairing in ids else ids[0])
         else:
-            pairing.prompt = "(no pairings)"
+            self.query_one("#pairing", Select).prompt = "(no pairings)"
         labels = sorted(context.heads)
         label = self.query_one("#label", Select)
         label.set_options([(literal(name), name) for name in labels] + [(Text("new label…"), NEW)])
@@ -166,13 +175,72 @@ class ReleaseScreen(RegistryScreen, Screen[bool]):
         self._sync_new_label()
         self.refresh_detail()
 
+    def _pairing_options(self) -> list[str]:
+        """Fill the pairing selector: the version's pairings, the planned one, "pair with…"."""
+        pairings = list(self.context.pairings) if self.context else []
+        options = [(literal(f"{p.model.ref}  {p.id}"), p.id) for p in pairings]
+        if self.planned is not None:
+            options.append((literal(f"{self.planned.model.ref}  new pairing (made on release)"), self.planned.id))
+        options.append((Text("pair with a model version…"), PAIR))
+        self.query_one("#pairing", Select).set_options(options)
+        return [value for _, value in options if value != PAIR]
+
+    def _choose_pairing(self, pairing_id: str) -> None:
+        self.shown_pairing = pairing_id
+        self.query_one("#pairing", Select).value = pairing_id
+
     def _value(self, selector: str) -> str | None:
         value = self.query_one(selector, Select).value
         return None if isinstance(value, NoSelection) or value is None else str(value)
 
     def chosen_pairing(self) -> Pairing | None:
         wanted = self._value("#pairing")
-        return next((p for p in self.context.pairings if p.id == wanted), None) if self.context else None
+        if self.context is None or wanted is None or wanted == PAIR:
+            return None
+        known = [*self.context.pairings, *([self.planned] if self.planned is not None else [])]
+        return next((p for p in known if p.id == wanted), None)
+
+    def is_planned(self, pairing: Pairing) -> bool:
+        """The pairing was picked here and is not stored yet."""
+        return self.context is not None and pairing.id not in {p.id for p in self.context.pairings}
+
+    # -- pairing a model version ----------------------------------------------------------------
+    def action_pick_model(self) -> None:
+        """Pick a model version (a modal over every model series' versions) to release this prompt
+        version with; nothing is written until the release."""
+        if self.context is None or self.busy:
+            return
+        registry = self.registry
+        self.app.background(lambda: model_versions(registry), self._pick,  # type: ignore[attr-defined]
+                            group="release-models", failed=self._pick_failed)
+
+    def _pick(self, versions: list[Any]) -> None:
+        paired = frozenset(p.model.ref for p in self.context.pairings) if self.context else frozenset()
+        self.app.push_screen(ModelPickerModal(self.version.ref, versions, paired), self._picked)
+
+    def _pick_failed(self, exc: BaseException) -> None:
+        self._restore_pairing()
+        self.app.show_error(exc, title="No model versions")  # type: ignore[attr-defined]
+
+    def _picked(self, model: Any) -> None:
+        if model is None or self.context is None:
+            self._restore_pairing()
+            return
+        existing = next((p for p in self.context.pairings if p.model.ref == model.ref), None)
+        if existing is not None:
+            self._choose_pairing(existing.id)
+            return
+        self.planned = planned_pairing(self.version, model)
+        self._pairing_options()
+        self._choose_pairing(self.planned.id)
+        self.query_one("#pairing", Select).focus()
+
+    def _restore_pairing(self) -> None:
+        select = self.query_one("#pairing", Select)
+        if self.shown_pairing is not None and self._value("#pairing") != self.shown_pairing:
+            select.value = self.shown_pairing
+        elif self.shown_pairing is None and self._value("#pairing") == PAIR:
+            select.clear()
 
     def chosen_label(self) -> str:
         value = self._value("#label")
@@ -195,7 +263,7 @@ class ReleaseScreen(RegistryScreen, Screen[bool]):
         if pairing is None:
             self.wanted = None
             target_line.update(literal(f"{self.version.ref} has no pairings: pair it with a model first "
-                                       f"(promptver pair {self.version.ref} MODEL/N)", "yellow"))
+                                       "(ctrl+p picks a model version)", "yellow"))
             evals.update("")
             diff.update("")
             return
@@ -224,8 +292,13 @@ class ReleaseScreen(RegistryScreen, Screen[bool]):
             return
         label = key[1]
         self.query_one("#eval", Static).update(eval_text(summary, change.chosen))
-        self.query_one("#release-diff-text", Static).update(
-            change_text(change, label) if label else Text(""))
+        shown = Text()
+        if self.is_planned(change.chosen):
+            shown.append_text(literal(f"new pairing {pairing_text(change.chosen)}: stored when you release\n",
+                                      "bold green"))
+        if label:
+            shown.append_text(change_text(change, label))
+        self.query_one("#release-diff-text", Static).update(shown)
 
     # -- events ---------------------------------------------------------------------------------
     def on_select_changed(self, event: Select.Changed) -> None:
@@ -233,6 +306,13 @@ class ReleaseScreen(RegistryScreen, Screen[bool]):
             self._sync_new_label()
             if self._value("#label") == NEW:
                 self.query_one("#new-label", Input).focus()
+        elif event.select.id == "pairing":
+            value = self._value("#pairing")
+            if value == PAIR:
+                self.action_pick_model()
+                return
+            if value is not None:
+                self.shown_pairing = value
         self.refresh_detail()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -271,6 +351,12 @@ class ReleaseScreen(RegistryScreen, Screen[bool]):
         reason = self.query_one("#reason", Input).value.strip()
         registry = self.registry
         self.busy = True
+        if self.is_planned(pairing):  # pair on the way, then the same compare-and-set move
+            prompt_ref, model_ref = self.version.ref, pairing.model.ref
+            self.app.background(  # type: ignore[attr-defined]
+                lambda: pair_and_move(registry, prompt_ref, model_ref, label, reason, seen),
+                lambda got: self._moved(label, *got), group="release-move", failed=self._failed)
+            return
         self.app.background(  # type: ignore[attr-defined]
             lambda: registry.move_label(prompt, label, pairing.id, reason=reason, expected_seq=seen),
             lambda got: self._moved(label, pairing, *got), group="release-move", failed=self._failed)
@@ -286,7 +372,10 @@ class ReleaseScreen(RegistryScreen, Screen[bool]):
     def _failed(self, exc: BaseException) -> None:
         self.busy = False
         self.app.show_error(exc, title="Not released")  # type: ignore[attr-defined]
-        if isinstance(exc, LabelConflict):  # show the label where it is now; a retry expects that head
+        chosen = self.chosen_pairing()
+        # a conflict: show the label where it is now (a retry expects that head); a planned pairing
+        # may have been stored before the move was refused: reload to show it as a pairing
+        if isinstance(exc, LabelConflict) or (chosen is not None and self.is_planned(chosen)):
             self.wanted = None
             self.load()
 

@@ -1,6 +1,7 @@
 """The registry queries behind the release and rollback screens (no Textual here): a prompt's label
-heads, the pairings a version can be released as, what a move would change, the latest eval result
-of a pairing, and the check that a label has not moved since a screen read it."""
+heads, the pairings a version can be released as, the model versions it can be paired with, what a
+move would change, the latest eval result of a pairing, and the check that a label has not moved
+since a screen read it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from promptver.core.diff import VersionDiff, diff_models, diff_prompts
-from promptver.core.types import LabelEvent, Pairing
+from promptver.core.identity import pairing_id
+from promptver.core.types import LabelEvent, ModelVersion, Pairing, PromptVersion
 
 
 def label_heads(registry: Any, prompt: str) -> dict[str, LabelEvent]:
@@ -43,6 +45,29 @@ def release_context(registry: Any, version: Any) -> ReleaseContext:
     heads = label_heads(registry, version.name)
     targets = {label: registry.pairing(event.pairing_id) for label, event in heads.items() if event.pairing_id}
     return ReleaseContext(pairings, heads, targets)
+
+
+def model_versions(registry: Any) -> list[ModelVersion]:
+    """Every model version a prompt version can be paired with: series by name, newest first in each."""
+    return [version for entry in sorted(registry.series("model"), key=lambda e: e["name"])
+            for version in registry.log("model", entry["name"])]
+
+
+def planned_pairing(prompt: PromptVersion, model: ModelVersion) -> Pairing:
+    """The pairing ``registry.pair(prompt, model)`` makes, before it is stored: its id is computed from
+    the two versions (core/identity.py), so the screen can show its diff and look up its eval runs."""
+    pid = pairing_id(prompt.content_hash, model.content_hash, prompt.name, prompt.version, model.name, model.version)
+    return Pairing(pid, prompt, model, "", "", datetime.now().astimezone())
+
+
+def pair_and_move(registry: Any, prompt_ref: str, model_ref: str, label: str, reason: str,
+                  seen: int) -> tuple[Pairing, LabelEvent, bool]:
+    """Pair the two versions (the same two: the same pairing, nothing new written), then move ``label``
+    to that pairing, compare-and-set against head ``seen``. A refused move leaves the pairing, which
+    is only a record that the two versions go together, and nothing else."""
+    pairing = registry.pair(prompt_ref, model_ref).pairing
+    event, moved = registry.move_label(pairing.prompt.name, label, pairing.id, reason=reason, expected_seq=seen)
+    return pairing, event, moved
 
 
 @dataclass(frozen=True)

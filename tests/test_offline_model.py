@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -148,7 +149,10 @@ def worked_example(sqlite_url, tmp_path, monkeypatch):
     """The README's worked example (prompts/, models/ of this repository) released to production."""
     monkeypatch.setenv("PROMPTVER_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
     with Registry.open(sqlite_url, actor="tester") as reg:
-        sync(reg, REPO, message="import the worked example")
+        project = tmp_path / "example"  # a copy: sync records its bases next to the files
+        for folder in ("prompts", "models"):
+            shutil.copytree(REPO / folder, project / folder)
+        sync(reg, project, message="import the worked example")
         pairing = reg.pair("support-reply/1", "support-llm/1").pairing.id
         labels.move(reg, "support-reply", "production", pairing)
     return sqlite_url

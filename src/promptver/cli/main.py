@@ -9,8 +9,9 @@ from typing import Any
 
 import typer
 
-from promptver.cli import (access_cmds, attribute, endpoints_cmd, evals, fetch, labels, lock, models, prompts,
-                           registry_cmds, serve, tui_cmd)
+from promptver.cli import (access_cmds, attribute, endpoints_cmd, evals, fetch, files_cmds, labels, lock, models,
+                           prompts, registry_cmds, serve, tui_cmd)
+from promptver.cli import datasets as datasets_cmd
 from promptver.errors import PromptverError
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 # registration order is the order of `promptver --help`: set up, version, pair, release, use, check
 registry_cmds.register_setup(app)
+files_cmds.register(app)
 app.add_typer(prompts.app, name="prompt")
 app.add_typer(models.app, name="model")
 endpoints_cmd.register(app)
@@ -38,6 +40,7 @@ app.add_typer(access_cmds.users_app, name="user")
 app.add_typer(access_cmds.tokens_app, name="token")
 serve.register(app)
 app.add_typer(evals.app, name="eval")
+app.add_typer(datasets_cmd.app, name="dataset")
 attribute.register(app)
 tui_cmd.register(app)
 

@@ -1,4 +1,4 @@
-"""Registry-wide commands: init, sync, pair, pairings, verify, audit."""
+"""Registry-wide commands: init, pair, pairings, verify, audit."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Annotated, Optional
 import typer
 
 from promptver.cli.common import local_only, registry
-from promptver.cli.output import emit_json, err, out, safe, table, warn, when
+from promptver.cli.output import emit_json, err, out, safe, table, when
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def register_setup(root: typer.Typer) -> None:
-    """init, sync."""
+    """init (sync and pull: cli/files_cmds.py)."""
 
     @root.command("init")
     def init(
@@ -41,34 +41,6 @@ def register_setup(root: typer.Typer) -> None:
         if examples:
             for created in copy_examples(Path.cwd()):
                 out(f"created {created}")
-
-    @root.command("sync")
-    def sync(
-        message: Annotated[str, typer.Option("-m", "--message", help="Changelog message for new versions.")] = "",
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
-        as_json: JsonOpt = False,
-    ) -> None:
-        """Push every changed file in prompts/ and models/ as a new version."""
-        from promptver.services import sync as sync_service
-        from promptver.storage.location import project_root
-
-        root = project_root() or Path.cwd()
-        with registry() as reg:
-            entries = sync_service.sync(reg, root, message=message, dry_run=dry_run)
-        for entry in entries:
-            for text in entry.warnings:
-                warn(f"{entry.path}: {text}")
-        if as_json:
-            emit_json([e.to_json() for e in entries])
-            return
-        if not entries:
-            err(f"no prompt or model files under {root}/prompts or {root}/models")
-        verb = "would create" if dry_run else "created"
-        for e in entries:
-            out(f"{verb if e.created else 'unchanged':<12} {e.ref:<28} {e.path}")
-        created = sum(e.created for e in entries)
-        out(f"{created} {'to create' if dry_run else 'created'}, {len(entries) - created} unchanged")
-
 
 
 def register_pairing(root: typer.Typer) -> None:

@@ -104,3 +104,55 @@ def is_model_file(text: str) -> bool:
     except InvalidFile:
         return False
     return isinstance(data, dict) and "model" in data and "messages" not in data
+
+
+# -- writing: spec (or version) -> file text; parsing the text back gives the same content hash ----------
+def prompt_file_text(prompt: Any) -> str:
+    """The YAML file for a prompt spec or version (anything with the PromptSpec fields)."""
+    data: dict[str, Any] = {"name": prompt.name}
+    if prompt.description:
+        data["description"] = prompt.description
+    data["messages"] = [dict(m) for m in prompt.messages]
+    if prompt.variables:
+        data["variables"] = prompt.variables
+    if prompt.tools is not None:  # an empty list is content too: [] and "no tools" hash differently
+        data["tools"] = prompt.tools
+    if prompt.response_format is not None:
+        data["response_format"] = prompt.response_format
+    if prompt.tags:
+        data["tags"] = list(prompt.tags)
+    return dump_yaml(data)
+
+
+def model_file_text(model: Any) -> str:
+    """The YAML file for a model spec or version (anything with the ModelSpec fields)."""
+    data: dict[str, Any] = {"name": model.name}
+    if model.description:
+        data["description"] = model.description
+    data["model"] = model.model
+    if model.params:
+        data["params"] = model.params
+    lineage = {k: v for k, v in (model.lineage or {}).items() if v is not None}
+    if lineage:
+        data["lineage"] = lineage
+    if model.tags:
+        data["tags"] = list(model.tags)
+    return dump_yaml(data)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """Block-style YAML in the given key order; multi-line text as ``|`` blocks where YAML allows it
+    (PyYAML falls back to a quoted scalar when a block cannot hold the text exactly)."""
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
+            return super().increase_indent(flow, False)  # list items indented under their key
+
+    def _text(dumper: Any, value: str) -> Any:
+        block = "\n" in value and value.strip()
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if block else None)
+
+    _Dumper.add_representer(str, _text)
+    return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                         width=100))

@@ -89,11 +89,15 @@ def test_tokens(team):
 def test_role_changes_and_expiry_apply_to_existing_tokens(team):
     reg, _ = team
     token = access.create_token(reg, "releaser")[0]
+    listed = lambda: [(t["role"], t["created_with_role"]) for t in access.list_tokens(reg, "releaser")]  # noqa: E731
+    assert listed() == [("releaser", "releaser")]
     access.set_role(reg, "releaser", "viewer")
     assert access.authenticate(reg.reader, token).role == "viewer"
+    assert listed() == [("viewer", "releaser")]  # token list shows the role it acts with now
     access.set_role(reg, "releaser", None)
     with pytest.raises(Unauthorized, match="disabled"):
         access.authenticate(reg.reader, token)
+    assert listed() == [(None, "releaser")]
     short = access.create_token(reg, "admin", expires_at=datetime.now(UTC) - timedelta(seconds=1))[0]
     with pytest.raises(Unauthorized, match="expired"):
         access.authenticate(reg.reader, short)

@@ -253,3 +253,10 @@ def test_lists_show_owners(project, monkeypatch):
     rows = json.loads(project("prompt", "list", "--json").stdout)
     assert rows == [{"name": "support-reply", "owner": "tester", "latest": 2, "labels": {}}]
     assert project("prompt", "list").stdout.splitlines()[0].split() == ["PROMPT", "OWNER", "LATEST", "UPDATED", "LABELS"]
+
+
+def test_version(cli):
+    from promptver import __version__
+
+    result = cli("--version")
+    assert (result.code, result.stdout) == (0, f"promptver {__version__}\n")

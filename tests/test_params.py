@@ -36,3 +36,14 @@ def test_floating_model_ids(model, floats):
 
 def test_weights_hash_pins_a_model():
     assert floating_model_warning("hosted_vllm/acme-support", {"weights_sha256": "ab" * 32}) is None
+
+
+@pytest.mark.parametrize("model, params", [("ollama/llama3", {}), ("hosted_vllm/gemma-3-270m", {}),
+                                           ("openai/gemma-3-270m", {"api_base": "http://127.0.0.1:8080/v1"}),
+                                           ("openai/gemma-3-270m", {"endpoint": "local-llama"})])
+def test_self_served_models_are_pinned_by_their_weights_not_a_dated_snapshot(model, params):
+    from promptver.core.params import floating_model_warning
+
+    warning = floating_model_warning(model, {}, params)
+    assert "weights_sha256" in warning and "2024-08-06" not in warning
+    assert floating_model_warning(model, {"weights_sha256": "a" * 64}, params) is None

@@ -257,7 +257,9 @@ def test_against_promptver_serve(server, caplog):
                 labels.move(reg, "support-reply", "production", server.pairings["p1"])
         with pytest.raises(NotFound):
             pv.get("support-reply@nope")
-    assert "now resolves to pairing" in caplog.text
+    moved = (f"support-reply@production now resolves to pairing {server.pairings['p2']} "
+             f"(was {server.pairings['p1']})")
+    assert moved in caplog.text  # the old pairing, not the new one twice
     for token in (None, "pv_not-a-token"):
         with Client(url=server.url, token=token, snapshot=False) as pv, pytest.raises(Unauthorized):
             pv.get("support-reply@production")

@@ -199,3 +199,31 @@ def test_an_app_declares_endpoints_in_code(tmp_path, monkeypatch):
         pair.complete(company="Acme", question="hi", litellm_kwargs={"max_retries": 0})
         assert client.get(pairing) is not None and _auth(server) == [f"Bearer {LOCAL_KEY}"]
         client.close()
+
+
+def test_a_missing_provider_key_is_one_auth_error_everywhere(example, tmp_path, monkeypatch, capsys):
+    """Evals said `auth`, the runtime said ModelUnavailable with litellm's banner: now both say auth."""
+    from conftest import prompt_spec
+
+    from promptver import Client
+    from promptver.errors import ModelAuthError
+    from promptver.runtime import calls
+    from promptver.services.registry import Registry
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    url = "sqlite:///" + str(tmp_path / "r.db")
+    with Registry.open(url, actor="t") as reg:
+        reg.push_prompt(prompt_spec("p"))
+        reg.add_model("m", MODEL, params={"max_tokens": 5})
+        pairing = reg.pair("p/1", "m/1").pairing.id
+    with Client(db=url, snapshot=False) as client:
+        with pytest.raises(ModelAuthError, match="no API key for openai/gpt-4o-2024-08-06: set OPENAI_API_KEY"):
+            client.get(pairing).complete(company="Acme", question="hi")
+    with pytest.raises(ModelAuthError, match="Missing credentials"):  # litellm called directly: mapped as auth
+        calls.complete({"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_retries": 0}, "x")
+    captured = capsys.readouterr()
+    assert "Give Feedback" not in captured.out + captured.err
+    suite = _suite(example)
+    monkeypatch.setattr("promptver.evals.calls.FAST_PARAMS", frozenset())  # through litellm too
+    result = example("eval", suite, "--json")
+    assert "no API key for openai/gpt-4o-2024-08-06: set OPENAI_API_KEY" in result.stderr + result.stdout

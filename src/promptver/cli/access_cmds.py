@@ -71,15 +71,23 @@ def token_create(
 @tokens_app.command("list")
 def token_list(user: Annotated[Optional[str], typer.Option("--user", help="Only this user's tokens.")] = None,
                as_json: JsonOpt = False) -> None:
-    """Tokens (never the tokens themselves: id, prefix, owner, role, state)."""
+    """Tokens (never the tokens themselves: id, prefix, owner, the role it acts with now, state)."""
     with registry() as reg:
         tokens = reg.tokens(user)
     if as_json:
         emit_json(tokens)
         return
-    table(["id", "prefix", "user", "role", "fetch-only", "name", "created", "state"],
-          [[str(t["id"]), t["prefix"] + "…", t["user"], t["role"], "yes" if t["fetch_only"] else "no", t["name"],
-            t["created_at"] or "-", "revoked" if t["revoked"] else "active"] for t in tokens])
+    table(["id", "prefix", "user", "role now", "fetch-only", "name", "created", "state"],
+          [[str(t["id"]), t["prefix"] + "…", t["user"], _role_now(t), "yes" if t["fetch_only"] else "no",
+            t["name"], t["created_at"] or "-", "revoked" if t["revoked"] else "active"] for t in tokens])
+
+
+def _role_now(token: dict) -> str:
+    """The role the token acts with now: its own, capped by its user's current role."""
+    if token.get("role") is None:
+        return "none (user disabled)"
+    created = token.get("created_with_role")
+    return token["role"] if created in (None, token["role"]) else f"{token['role']} (created as {created})"
 
 
 @tokens_app.command("revoke")

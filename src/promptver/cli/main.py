@@ -23,6 +23,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from promptver import __version__
+
+        typer.echo(f"promptver {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", help="Print promptver's version and exit.",
+                                          callback=_version, is_eager=True)) -> None:
+    """Version prompts and models independently, release pinned pairs through labels, and find out
+    which one changed your LLM app's behaviour."""
+
+
 # registration order is the order of `promptver --help`: set up, version, pair, release, use, check
 registry_cmds.register_setup(app)
 files_cmds.register(app)

@@ -24,7 +24,13 @@ _DATED = re.compile(r"(19|20)\d{2}-?\d{2}-?\d{2}|-\d{4}$|-\d{4}[-@:]|@[0-9a-f]{7
 _FLOATING_WORDS = re.compile(r"(latest|preview|-exp\b|chatgpt-4o|-beta\b)", re.IGNORECASE)
 
 
-def floating_model_warning(model: str, lineage: dict[str, Any] | None = None) -> str | None:
+# providers that serve weights someone runs themselves: a dated provider snapshot does not apply
+_SELF_SERVED = ("ollama/", "ollama_chat/", "hosted_vllm/", "vllm/", "lm_studio/", "llamafile/", "openai_like/",
+                "huggingface/", "xinference/", "triton/")
+
+
+def floating_model_warning(model: str, lineage: dict[str, Any] | None = None,
+                           params: dict[str, Any] | None = None) -> str | None:
     """A warning text if ``model`` is an alias that can change underneath, else None."""
     name = model.rsplit("/", 1)[-1]
     if model.startswith("promptver/") or name.startswith("ft:") or ":ft-" in name:
@@ -33,8 +39,13 @@ def floating_model_warning(model: str, lineage: dict[str, Any] | None = None) ->
         return None
     if _DATED.search(name) and not _FLOATING_WORDS.search(name):
         return None
+    if model.startswith(_SELF_SERVED) or (params and (params.get("api_base") or params.get("endpoint"))):
+        return (f"model id {model!r} does not pin weights: the server it runs on can load other weights under "
+                "the same name, changing behaviour under this version. Record the weights it serves "
+                "(--lineage weights_sha256=<sha256 of the weights file>) to pin it.")
     return (
         f"model id {model!r} looks like a floating alias: the provider can point it at a new "
         "snapshot at any time, changing behaviour under this version. Prefer a dated snapshot "
-        "(e.g. openai/gpt-4o-2024-08-06)."
+        "(e.g. openai/gpt-4o-2024-08-06), or record the weights (--lineage weights_sha256=...) "
+        "if you serve the model yourself."
     )

@@ -176,13 +176,14 @@ async def _litellm(request: CallRequest, started: float) -> CallResult:
     from promptver.runtime.calls import litellm_module
 
     litellm = litellm_module()
-    litellm.suppress_debug_info = True  # its "Give Feedback / Get Help" banner on every error
     kwargs: dict[str, Any] = {k: v for k, v in request.params.items() if k not in OPTIONS and v is not None}
     where = request.where()
     if where.url is not None and where.source not in ("default", "builtin"):
         kwargs["api_base"] = where.url  # the endpoint the plan resolved (and recorded) is the one called
     if where.credential != "provider":  # a declared or a stored URL: its own key, or none (never the provider's)
         kwargs["api_key"] = where.api_key()
+    else:
+        where.require_key(request.model)  # the same "auth" error as the fast path, before any call
     if request.tools is not None:
         kwargs["tools"] = request.tools
     if request.response_format is not None:

@@ -81,6 +81,10 @@ KNOWN: dict[str, tuple[tuple[str, ...], str | None]] = {
     "litellm_proxy": (("LITELLM_PROXY_API_BASE",), None),
     "openai_like": (("OPENAI_LIKE_API_BASE",), None),
 }
+# the environment variable litellm reads a provider's key from (where there is exactly one)
+PROVIDER_KEYS: dict[str, str] = {"openai": "OPENAI_API_KEY", "text-completion-openai": "OPENAI_API_KEY",
+                                 "anthropic": "ANTHROPIC_API_KEY", "groq": "GROQ_API_KEY",
+                                 "mistral": "MISTRAL_API_KEY", "deepseek": "DEEPSEEK_API_KEY", "xai": "XAI_API_KEY"}
 # extra settings that move a provider's endpoint without being a URL
 EXTRA: dict[str, tuple[str, ...]] = {
     "azure": ("AZURE_API_VERSION",),
@@ -103,6 +107,17 @@ class Endpoint:
     settings: dict[str, str] = field(default_factory=dict)
     credential: str = "provider"  # "provider", "env:NAME" or "none" (module docstring); "" not recorded
     name: str | None = None       # the declared endpoint's name, when it is one
+
+    def require_key(self, model: str, environ: Mapping[str, str] | None = None) -> None:
+        """Raise ModelAuthError before any call when the key this endpoint needs is not set (the same
+        error in evals and at runtime; litellm would say "InternalServerError: Missing credentials")."""
+        env = os.environ if environ is None else environ
+        if self.credential == "provider":
+            var = PROVIDER_KEYS.get(self.provider)
+            if var and not env.get(var):
+                raise ModelAuthError(f"no API key for {model}: set {var}")
+        elif self.credential.startswith("env:"):
+            self.api_key(env)
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The key this endpoint's calls carry: None for the provider's own (litellm reads it from the

@@ -35,6 +35,7 @@ from promptver.providers import echo
 ALWAYS_PINNED = ("model", "messages", "tools", "response_format")
 WHERE_IT_RUNS = ("api_base", "api_key")  # an app's own choice: a model version says what the model is, not where
 _LIBRARIES = ("litellm", "openai", "httpx")
+_MISSING_KEY = "Missing credentials. Please pass an `api_key`"
 _GENERIC = {"APIError", "APIStatusError", "OpenAIError", "HTTPError", "MockException"}
 
 MAPPING: dict[str, type[ModelCallError]] = {
@@ -98,6 +99,7 @@ def litellm_module() -> Any:
     from promptver.providers import echo_litellm
 
     echo_litellm.register()
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banner on stderr with every error
     return litellm
 
 
@@ -127,6 +129,8 @@ def translate(exc: BaseException, where: str) -> ModelCallError | None:
                 text = " ".join(str(exc).split())[:500] or type(exc).__name__
             except Exception:  # a half-built exception: its class still says what happened
                 text = type(exc).__name__
+            if _MISSING_KEY in text:  # litellm wraps the openai client's missing key as a server error
+                mapped = ModelAuthError
             return mapped(f"model call failed for {where}: {type(exc).__name__}: {text}")
     return None
 

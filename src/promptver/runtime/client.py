@@ -222,10 +222,11 @@ class Client:
             if entry.pair.source == "fallback":
                 self._backups.remember(key, entry.pair.resolved)
             return
+        was = entry.pair.pairing_id  # (store replaces the entry's pair)
         pair = PinnedPair.of(key, resolved, "cached")
         self._cache.store(key, entry.immutable, pair, pair, expires)
         self._backups.remember(key, resolved)
-        log.info("%s now resolves to pairing %s (was %s)", key, pair.pairing_id, entry.pair.pairing_id)
+        log.info("%s now resolves to pairing %s (was %s)", key, pair.pairing_id, was)
 
     def _key_lock(self, key: str) -> threading.Lock:
         with self._lock:

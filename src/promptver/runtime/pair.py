@@ -154,7 +154,10 @@ class PinnedPair:
               kwargs: dict[str, Any]) -> dict[str, Any]:
         from promptver.runtime import calls
 
-        return calls.with_options(self.completion_kwargs(variables, **kwargs), options, self.pairing_id)
+        call = calls.with_options(self.completion_kwargs(variables, **kwargs), options, self.pairing_id)
+        if "api_key" not in call:  # the provider's own key: say so if it is missing, before any call
+            self.endpoint().require_key(self.model.model)
+        return call
 
     def _where(self) -> str:
         return f"{self.ref} (pairing {self.pairing_id}, {self.model.model})"

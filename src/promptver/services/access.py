@@ -368,6 +368,9 @@ def token_json(row: dict[str, Any]) -> dict[str, Any]:
         value = datetime.fromisoformat(value) if isinstance(value, str) else value
         return iso(value if value.tzinfo else value.replace(tzinfo=UTC))
 
-    return {"id": row["id"], "prefix": row["prefix"], "user": row["user_name"], "role": row["role"],
+    user_role = row.get("user_role", row["role"])  # the user's current role caps the token's (None: disabled)
+    role = None if user_role is None else min(row["role"], user_role, key=RANK.__getitem__)
+    return {"id": row["id"], "prefix": row["prefix"], "user": row["user_name"], "role": role,
+            "created_with_role": row["role"],
             "fetch_only": bool(row["fetch_only"]), "name": row["name"], "created_by": row["created_by"],
             "created_at": t(row["created_at"]), "expires_at": t(row["expires_at"]), "revoked": bool(row["revoked"])}

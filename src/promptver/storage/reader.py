@@ -450,7 +450,8 @@ class AccessReader:
         which = "" if user is None else " WHERE u.name = :user"
         return self.r.rows(
             "SELECT t.id, t.prefix, t.role, t.fetch_only, t.name, t.created_by, t.created_at, t.expires_at, "
-            "u.name AS user_name, (SELECT COUNT(*) FROM token_revocations v WHERE v.token_id = t.id) AS revoked "
+            "u.name AS user_name, (SELECT COUNT(*) FROM token_revocations v WHERE v.token_id = t.id) AS revoked, "
+            "(SELECT g.role FROM role_grants g WHERE g.user_id = u.id ORDER BY g.id DESC LIMIT 1) AS user_role "
             f"FROM api_tokens t JOIN users u ON u.id = t.user_id{which} ORDER BY t.id", user=user)
 
     def label_policy(self, prompt: str, label: str) -> dict[str, Any] | None:

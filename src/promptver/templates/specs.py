@@ -165,7 +165,7 @@ class ModelSpec:
         _json_able(model_identity(self.model, params, lineage), where)
         spec = ModelSpec(self.name, self.model.strip(), dict(params), lineage,
                          (self.description or "").strip(), _tags(self.tags, where))
-        warning = floating_model_warning(spec.model, lineage)
+        warning = floating_model_warning(spec.model, lineage, spec.params)
         return spec, [warning] if warning else []
 
     @property

@@ -435,7 +435,7 @@ def test_bisect_with_three_repeats_does_not_blame_one_of_three(project, openai_s
     (["triage@production", "--from", "2001-01-01T00:00:00Z"], "label 'production' of triage was not set yet at"),
     (["triage@staging", "--from", "2001-01-01T00:00:00Z"], "label 'staging' of triage was never set"),
     (["triage@production"], "give --from TIME"),
-    (["triage@production", "--from", "yesterday"], "bad time 'yesterday'"),
+    (["triage@production", "--from", "the day the prompt broke"], "bad time 'the day the prompt broke'"),
     (["triage@production", "--from", "2026-11-20T00:00:00Z", "--to", "2026-11-19T00:00:00Z"], "is before --from"),
     (["nope@production", "--from", "2001-01-01T00:00:00Z"], "no prompt named 'nope'"),
 ])

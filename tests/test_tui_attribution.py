@@ -126,7 +126,7 @@ def test_an_attribution_started_from_the_screen_is_stored_and_selected(moved, re
 
 @pytest.mark.parametrize("field, value, message", [
     ("start", "2001-01-01T00:00:00Z", "label 'production' of support-reply was not set yet at"),
-    ("start", "yesterday", "bad time 'yesterday'"),
+    ("start", "the day it broke", "bad time 'the day it broke'"),
     ("suite", "evals/nope.yaml", "nope.yaml"),
     ("repeats", "zero", "repeats must be a whole number"),
 ])

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from promptver.cli.common import local_only, registry
+from promptver.cli.common import local_only, registry, user_time
 from promptver.cli.evals import MAX_JOBS, MAX_REPEATS, check_output_paths, run_progress
 from promptver.cli.output import emit_json, out, safe, table, when
 
@@ -67,8 +67,8 @@ def run(
     ref: Annotated[str, typer.Argument(help="NAME@LABEL (with --from/--to), or the pairing before.")],
     suite: SuiteOpt,
     after: Annotated[Optional[str], typer.Argument(help="The pairing after (instead of --from/--to).")] = None,
-    start: Annotated[Optional[str], typer.Option("--from", help="When it was fine (ISO 8601).")] = None,
-    end: Annotated[Optional[str], typer.Option("--to", help="When it was not (ISO 8601, or now; default now).")] = None,
+    start: Annotated[Optional[str], typer.Option("--from", help="When it was fine: ISO 8601, a UTC time, 1h ago, yesterday 14:00.")] = None,
+    end: Annotated[Optional[str], typer.Option("--to", help="When it was not (as --from; default now).")] = None,
     repeats: RepeatsOpt = None,
     jobs: JobsOpt = None,
     no_cache: NoCacheOpt = False,
@@ -77,7 +77,6 @@ def run(
     metric: Annotated[str, typer.Option("--metric", help="The metric the case classes use: pass_rate (default), a scorer's name, latency_ms or cost_usd.")] = "pass_rate",
 ) -> None:
     """Find the pairings before and after, replay the suite on old/new prompt x old/new model, attribute."""
-    from promptver.core.refs import parse_time
     from promptver.errors import InvalidValue
     from promptver.evals import attribution
     from promptver.evals.suites import load_suite
@@ -92,7 +91,7 @@ def run(
     check_output_paths(markdown)
     with registry() as reg:
         if after is None:
-            sides = attribution.sides_from_label(reg, ref, parse_time(start or ""), parse_time(end or "now"))
+            sides = attribution.sides_from_label(reg, ref, user_time(start or ""), user_time(end or "now"))
         else:
             sides = attribution.sides_from_pairings(reg, ref, after)
         progress, announce, close = run_progress(f"attribute {sides.before.prompt.name}")

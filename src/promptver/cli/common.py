@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -30,9 +31,14 @@ def registry(**kwargs: Any) -> Iterator[Any]:
         reg.close()
 
 
+def through_server() -> bool:
+    """Whether PROMPTVER_URL points the commands at a server."""
+    return bool(os.environ.get("PROMPTVER_URL", "").strip())
+
+
 def local_only(command: str) -> None:
     """Refuse a command that works on the database itself when PROMPTVER_URL points at a server."""
-    if os.environ.get("PROMPTVER_URL", "").strip():
+    if through_server():
         raise UsageError(f"`promptver {command}` works on the registry database itself, not through a server: "
                          "unset PROMPTVER_URL and set PROMPTVER_DB where the database is reachable")
 
@@ -73,11 +79,18 @@ def parse_pairs(items: list[str] | None, what: str, *, typed: bool = True) -> di
 
 
 def parse_at(at: str | None) -> datetime | None:
-    if at is None:
-        return None
-    from promptver.core.refs import parse_time
+    return None if at is None else user_time(at)
 
-    return parse_time(at)
+
+def user_time(text: str) -> datetime:
+    """A time as typed (core/times.py: ISO 8601, a UTC time without a zone, now, 1h ago, yesterday
+    14:00); how an inexact one was read is said on stderr."""
+    from promptver.core.times import parse_user_time
+
+    value, note = parse_user_time(text)
+    if note:
+        sys.stderr.write(f"note: {note}\n")
+    return value
 
 
 def read_text(path: Any) -> str:

@@ -18,7 +18,7 @@ def register(root: typer.Typer) -> None:
     @root.command("get")
     def get(
         ref: Annotated[str, typer.Argument(help="NAME@LABEL, a pairing id, or NAME/N with a single pairing.")],
-        at: Annotated[Optional[str], typer.Option("--at", help="Resolve a label as it was at this time (ISO 8601).")] = None,
+        at: Annotated[Optional[str], typer.Option("--at", help="Resolve a label as it was at this time: ISO 8601, a UTC time, 1h ago, yesterday 14:00.")] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """The pinned prompt version + model version a ref resolves to."""
@@ -42,7 +42,7 @@ def register(root: typer.Typer) -> None:
         ref: Annotated[str, typer.Argument(help="A prompt version (NAME/N, NAME) or NAME@LABEL / pairing id.")],
         var: Annotated[Optional[list[str]], typer.Option("--var", help="Variable KEY=VALUE (text), repeatable.")] = None,
         vars_json: Annotated[Optional[str], typer.Option("--vars-json", help="Variables as a JSON object (for non-text values).")] = None,
-        at: Annotated[Optional[str], typer.Option("--at", help="Resolve a label as it was at this time.")] = None,
+        at: Annotated[Optional[str], typer.Option("--at", help="Resolve a label as it was at this time: ISO 8601, a UTC time, 1h ago, yesterday 14:00.")] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Render a prompt version's messages with the given variables."""

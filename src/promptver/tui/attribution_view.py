@@ -74,7 +74,7 @@ def form_defaults(registry: Any, prompt: str | None) -> dict[str, str]:
 
 def run_attribution(registry: Any, form: dict[str, str], progress: Any = None, announce: Any = None) -> dict[str, Any]:
     """Parse the form, find the two pairings, replay and store the report (returned)."""
-    from promptver.core.refs import parse_time
+    from promptver.core.times import parse_user_time
     from promptver.evals.attribution import attribute, sides_from_label
     from promptver.evals.suites import load_suite
 
@@ -83,7 +83,7 @@ def run_attribution(registry: Any, form: dict[str, str], progress: Any = None, a
         raise InvalidValue("give a label ref such as support-reply@production")
     if not form["start"].strip():
         raise InvalidValue("give the time it was fine (from), e.g. 2026-11-20T14:00:00Z")
-    start, end = parse_time(form["start"]), parse_time(form["end"].strip() or "now")
+    start, end = parse_user_time(form["start"])[0], parse_user_time(form["end"].strip() or "now")[0]
     text = form["repeats"].strip() or "1"
     if not text.isdigit() or int(text) < 1:
         raise InvalidValue(f"repeats must be a whole number from 1, not {text!r}")

@@ -7,11 +7,12 @@ work="${1:-$(mktemp -d)}"
 mkdir -p "$work" && cd "$work"
 export PROMPTVER_DB=""  # use the embedded registry in this folder
 run() { printf '\n$ %s\n' "$*"; "$@"; }
+shown() { printf '\n$ %s\n' "$*" >&2; "$@"; }  # a command whose output a variable keeps: shown all the same
 
 run promptver init --no-examples
 cp -r "$here/prompts" "$here/models" "$here/evals" .
 run promptver sync -m "import the worked example"
-pairing=$(promptver pair support-reply/1 support-llm/1 -m "first release")
+pairing=$(shown promptver pair support-reply/1 support-llm/1 -m "first release")
 run promptver label set support-reply production "$pairing" --reason "launch"
 run promptver get support-reply@production
 run promptver render support-reply@production --var company=Acme --var "question=Where is my order?"
@@ -20,7 +21,7 @@ run promptver render support-reply@production --var company=Acme --var "question
 sed -i 's/friendly support agent/friendly, concise support agent/' prompts/support-reply.yaml
 run promptver sync -m "more concise"
 run promptver model add support-llm --model promptver/echo --param temperature=0.3 --param max_tokens=300 --param seed=7 -m "warmer"
-pairing2=$(promptver pair support-reply/2 support-llm/2)
+pairing2=$(shown promptver pair support-reply/2 support-llm/2)
 run promptver label set support-reply staging "$pairing2" --reason "try v2 on v2"
 run promptver prompt log support-reply
 run promptver prompt diff support-reply/1 support-reply/2

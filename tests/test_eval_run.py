@@ -143,10 +143,13 @@ def test_baseline_lists_flipped_cases_and_gates(example):
     assert compared.code == 1 and "order-status: pass -> fail" in compared.stdout
 
 
-def test_eval_works_on_the_database_not_through_a_server(example, monkeypatch):
-    monkeypatch.setenv("PROMPTVER_URL", "http://127.0.0.1:1")
+def test_eval_through_an_unreachable_server_is_one_clear_line(example, monkeypatch):
+    monkeypatch.setenv("PROMPTVER_URL", "http://127.0.0.1:1")  # (runs through a server: tests/test_eval_remote.py)
     result = example("eval", "evals/support-reply.yaml")
-    assert result.code == 2 and result.stderr.startswith("error: `promptver eval` works on the registry database")
+    assert result.code == 1 and result.stderr == ("error: cannot reach the registry server at http://127.0.0.1:1: "
+                                                  "[Errno 111] Connection refused\n")
+    replay = example("attribute", "support-reply@production", "--suite", "evals/support-reply.yaml")
+    assert replay.code == 2 and replay.stderr.startswith("error: `promptver attribute` works on the registry")
 
 
 def test_history_shows_a_trend(example):

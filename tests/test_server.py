@@ -44,6 +44,14 @@ SAMPLES = {  # (method, route path) -> (concrete path, JSON body)
     ("GET", "/v1/datasets"): ("/v1/datasets", None),
     ("GET", "/v1/datasets/{name}/versions"): ("/v1/datasets/cases/versions", None),
     ("GET", "/v1/datasets/{name}/versions/{number}"): ("/v1/datasets/cases/versions/1", None),
+    ("POST", "/v1/datasets"): ("/v1/datasets", {"name": "sampled", "cases": [], "content_hash": "0" * 64}),
+    ("POST", "/v1/evals/runs"): ("/v1/evals/runs", {"id": "0" * 16, "suite": "s", "suite_hash": "h",
+                                                    "dataset_version_id": 999, "plan": {}}),
+    ("POST", "/v1/evals/runs/{run_id}/events"): ("/v1/evals/runs/0000000000000000/events", {"state": "running"}),
+    ("POST", "/v1/evals/runs/{run_id}/results"): ("/v1/evals/runs/0000000000000000/results", {"results": []}),
+    ("GET", "/v1/evals/runs/{run_id}/results"): ("/v1/evals/runs/0000000000000000/results", None),
+    ("POST", "/v1/evals/cache/responses"): ("/v1/evals/cache/responses", {"keys": ["k"]}),
+    ("POST", "/v1/evals/query"): ("/v1/evals/query", {"query": "runs", "args": {"limit": 5}}),
 }
 
 

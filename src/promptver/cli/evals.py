@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from promptver.cli.common import local_only, registry
+from promptver.cli.common import registry, through_server
 from promptver.cli.output import emit_json, err, out, safe, table, when
 
 
@@ -95,11 +95,14 @@ def run(
     from promptver.evals import run as runs
     from promptver.evals.suites import load_suite
 
-    local_only("eval")
     _check_options(resume, max_cost)
     spec = load_suite(suite)
     check_output_paths(junit, markdown)
-    with registry() as reg:
+    with registry() as reg:  # through a server (PROMPTVER_URL): calls made here, the run stored there
+        if through_server():
+            from promptver.evals.remote_store import require_writer
+
+            require_writer(reg)
         if baseline:  # an unknown baseline is refused before any call (the run itself is never its own baseline)
             from promptver.evals.compare import resolve_baseline
 
@@ -217,11 +220,10 @@ def run_progress(title: str) -> tuple[Any, Any, Any]:
 def list_(suite: Annotated[Optional[str], typer.Option("--suite", help="Only runs of this suite.")] = None,
           as_json: JsonOpt = False) -> None:
     """Eval runs, newest first."""
-    local_only("eval list")
-    from promptver.storage.eval_reader import EvalReader
+    from promptver.evals.store import eval_reader
 
     with registry() as reg:
-        runs = EvalReader(reg.reader).runs(suite)
+        runs = eval_reader(reg).runs(suite)
     if as_json:
         emit_json([{"run": r["id"], "suite": r["suite"], "kind": r.get("kind") or "suite", "state": r["state"],
                     "calls": r["plan"].get("calls"), "created_at": r["created_at"].isoformat().replace("+00:00", "Z"),
@@ -240,14 +242,13 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix)
                                                                "were not made (implies --cases).")] = False,
          as_json: JsonOpt = False) -> None:
     """The matrix of a stored run (prompt versions x model versions with pass rates); exits with its verdict's code."""
-    local_only("eval show")
     from promptver.errors import NotFound
     from promptver.evals.outputs import iter_case_rows
     from promptver.evals.report import build_report
-    from promptver.storage.eval_reader import EvalReader
+    from promptver.evals.store import eval_reader
 
     with registry() as reg:
-        found = EvalReader(reg.reader).run(run_id)
+        found = eval_reader(reg).run(run_id)
         if found is None:
             raise NotFound(f"no eval run {run_id!r} (see `promptver eval list`)")
         result = build_report(reg, found["id"])
@@ -309,14 +310,13 @@ def compare_cmd(baseline: Annotated[str, typer.Argument(help="The earlier run (i
                 strict: Annotated[bool, typer.Option("--strict", help="Any case flipping to fail is a regression.")] = False,
                 as_json: JsonOpt = False) -> None:
     """Compare two runs cell by cell: flipped cases, McNemar significance; exit 1 on a regression, 3 if incomplete."""
-    local_only("eval compare")
     from promptver.errors import NotFound
     from promptver.evals.compare import compare
     from promptver.evals.report import EXIT_INFRA, EXIT_PASS, EXIT_REGRESSION, plural
-    from promptver.storage.eval_reader import EvalReader
+    from promptver.evals.store import eval_reader
 
     with registry() as reg:
-        reader = EvalReader(reg.reader)
+        reader = eval_reader(reg)
         found = [reader.run(r) for r in (baseline, run_id)]
         for ref, run in zip((baseline, run_id), found):
             if run is None:
@@ -343,7 +343,6 @@ def history_cmd(suite: Annotated[str, typer.Argument(help="Suite name, or the su
     """Each pairing's pass rate over the suite's runs, with a sparkline: long-term monitoring."""
     from promptver.evals.history import history, render_history
 
-    local_only("eval history")
     name = _suite_name(suite)
     with registry() as reg:
         rows = history(reg, name, limit)

@@ -19,7 +19,6 @@ from typing import Any
 from promptver.errors import NotFound
 from promptver.evals.report import RunReport, build_report
 from promptver.evals.stats import compare_pass, compare_scores
-from promptver.storage.eval_reader import EvalReader
 
 
 def resolve_baseline(reg: Any, suite: str, baseline: str, exclude: str | None = None) -> tuple[str, str | None]:
@@ -27,7 +26,9 @@ def resolve_baseline(reg: Any, suite: str, baseline: str, exclude: str | None = 
     suite if there is one, else of any) that evaluated the pairing the label points at now; a bisect
     or attribution replay of chosen cases is never a label's baseline. Returns (run id, that pairing
     or None)."""
-    reader = EvalReader(reg.reader)
+    from promptver.evals.store import eval_reader
+
+    reader = eval_reader(reg)  # the database's, or the same queries through a server
     found = reader.run(baseline)
     if found is not None:
         return found["id"], None
@@ -38,7 +39,7 @@ def resolve_baseline(reg: Any, suite: str, baseline: str, exclude: str | None = 
     runs = ours + others
     prompts = {reg.pairing(pid).prompt.name for r in runs for pid in r["plan"]["fingerprint"]["pairings"]}
     for prompt in sorted(prompts):
-        event = reg.reader.label_event(prompt, baseline)
+        event = reg.current_labels(prompt).get(baseline)  # (a registry's, or a server's)
         if event is None or event.pairing_id is None:
             continue
         for run in runs:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from promptver.evals.outputs import pct
-from promptver.storage.eval_reader import EvalReader
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -60,10 +59,12 @@ def history(reg: Any, suite: str, limit: int = 30) -> list[HistoryRow]:
     """The ``limit`` newest whole-suite runs of ``suite`` (its name, as `promptver eval list` shows it;
     never a bisect or attribution replay of chosen cases), per pairing, oldest to newest; pairings in
     the order they first appeared. A pairing's points are the runs it was in."""
-    runs = EvalReader(reg.reader).runs(suite, limit=limit, kind="suite")
+    from promptver.evals.store import eval_reader
+
+    reader = eval_reader(reg)  # the database's, or the same queries through a server
+    runs = reader.runs(suite, limit=limit, kind="suite")
     runs.sort(key=lambda r: (r["created_at"], r["id"]))
     rows: dict[str, HistoryRow] = {}
-    reader = EvalReader(reg.reader)
     for run in runs:
         totals = {t["pairing_id"]: t for t in reader.cell_totals(run["id"])}  # (counted in SQL: no row in memory)
         pairings = list(run["plan"].get("fingerprint", {}).get("pairings", []))

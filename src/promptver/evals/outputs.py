@@ -17,8 +17,6 @@ from typing import Any
 
 from promptver.errors import NotFound
 from promptver.evals.report import CellReport, RunReport, cost_text, plural
-from promptver.storage.eval_reader import EvalReader
-from promptver.storage.reader import DatasetReader
 
 EXCERPT_CHARS = 500
 MAX_FLIPS = 20
@@ -69,12 +67,14 @@ def case_rows(reg: Any, run_id: str) -> list[CaseRow]:
 def iter_case_rows(reg: Any, run_id: str, pairing_id: str | None = None) -> Iterator[CaseRow]:
     """:func:`case_rows` one pairing at a time (or only ``pairing_id``'s): memory holds one cell's
     rows, never the whole run's."""
-    reader = EvalReader(reg.reader)
+    from promptver.evals.store import dataset_case_ids, eval_reader
+
+    reader = eval_reader(reg)  # the database's, or the same queries through a server
     run = reader.run(run_id)
     if run is None:
         raise NotFound(f"no eval run {run_id!r} (see `promptver eval list`)")
     fingerprint = run["plan"].get("fingerprint", {})
-    case_ids = [c["id"] for c in DatasetReader(reg.reader).by_id(run["dataset_version_id"])["cases"]]
+    case_ids = dataset_case_ids(reg, run["dataset_version_id"])
     if fingerprint.get("cases") is not None:  # a replay of chosen cases
         chosen = set(fingerprint["cases"])
         case_ids = [cid for cid in case_ids if cid in chosen]

@@ -64,9 +64,9 @@ class Plan:
     cases: list[Case]
     scorers: list[Any]
     content: SuiteContent
-    rendered: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
+    rendered: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (prompt ref, case id)
     fingerprint: dict[str, Any] = field(default_factory=dict)
-    message_hashes: dict[tuple[int, str], str] = field(default_factory=dict, repr=False)
+    message_hashes: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     @property
     def repeats(self) -> int:
@@ -100,15 +100,15 @@ class Plan:
                     if (cell.pairing_id, case.id, repeat) in skip:
                         continue
                     if request is None:
-                        messages = self.rendered[(cell.prompt.id, case.id)]
+                        messages = self.rendered[(cell.prompt.ref, case.id)]
                         request = CallRequest(model=cell.model.model, messages=messages, params=params,
                                               tools=cell.prompt.tools, response_format=cell.prompt.response_format,
                                               timeout=self.suite.timeout, endpoint=cell.endpoint, vetted=True)
-                        digest = request_hash(call, self._messages_hash(cell.prompt.id, case.id, messages))
+                        digest = request_hash(call, self._messages_hash(cell.prompt.ref, case.id, messages))
                     yield Job(cell, case, repeat, request, request_key(digest, repeat))
 
-    def _messages_hash(self, prompt_id: int, case_id: str, messages: list[dict[str, Any]]) -> str:
-        key = (prompt_id, case_id)
+    def _messages_hash(self, prompt_ref: str, case_id: str, messages: list[dict[str, Any]]) -> str:
+        key = (prompt_ref, case_id)
         found = self.message_hashes.get(key)
         if found is None:
             found = self.message_hashes[key] = content_hash(messages)
@@ -126,10 +126,11 @@ def request_key(request_digest: str, repeat: int) -> str:
 
 
 def _unique(items: list[Any]) -> list[Any]:
+    """Versions in order, each once (by ref: versions read through a server carry no database id)."""
     seen, out = set(), []
     for item in items:
-        if item.id not in seen:
-            seen.add(item.id)
+        if item.ref not in seen:
+            seen.add(item.ref)
             out.append(item)
     return out
 
@@ -143,7 +144,9 @@ def build_plan(reg: Any, suite: Suite, environ: Mapping[str, str] | None = None)
     cases = load_cases(suite.dataset)
     check_calls(suite, len(cases))  # cases x pairings x repeats over the limit: refused before anything is stored
     digest = dataset_hash(cases)
-    dataset, _ = datasets.push(reg, suite.dataset.stem, [c.to_json() for c in cases], digest, source=str(suite.dataset))
+    rows, name, source = [c.to_json() for c in cases], suite.dataset.stem, str(suite.dataset)
+    dataset, _ = (reg.push_dataset(name, rows, digest, source=source) if hasattr(reg, "push_dataset")  # over HTTP
+                  else datasets.push(reg, name, rows, digest, source=source))
     prompts = _unique([reg.prompt_version(ref) for ref in suite.prompts])
     models = _unique([reg.model_version(ref) for ref in suite.models])
     parsed = parse_scorers(suite.scorers, str(suite.path), base_dir=suite.path.parent)
@@ -151,18 +154,18 @@ def build_plan(reg: Any, suite: Suite, environ: Mapping[str, str] | None = None)
     scorers = [_with_judge(reg, s) for s in parsed]
     for case in cases:  # a case without the "expected" a scorer needs is refused before any call
         validate_expected(scorers, case.id, case.expected)
-    rendered: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    rendered: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for prompt in prompts:
         for case in cases:
             try:
-                rendered[(prompt.id, case.id)] = render_messages(prompt.messages, with_defaults(prompt.variables, case.vars))
+                rendered[(prompt.ref, case.id)] = render_messages(prompt.messages, with_defaults(prompt.variables, case.vars))
             except MissingVariables as exc:
                 raise MissingVariables(exc.names, f"{suite.dataset.name}: case {case.id!r}: missing variable(s) "
                                                   f"{', '.join(exc.names)} for {prompt.ref}") from None
             except TemplateError as exc:
                 raise type(exc)(f"{suite.dataset.name}: case {case.id!r} with {prompt.ref}: {exc}") from None
-    endpoints = {m.id: effective_endpoint(m.model, m.params, environ) for m in models}
-    cells = [Cell(reg.pair(p.ref, m.ref, message=f"eval suite {suite.name}").pairing.id, p, m, endpoints[m.id])
+    endpoints = {m.ref: effective_endpoint(m.model, m.params, environ) for m in models}
+    cells = [Cell(reg.pair(p.ref, m.ref, message=f"eval suite {suite.name}").pairing.id, p, m, endpoints[m.ref])
              for p in prompts for m in models]
     fingerprint = {
         "suite": suite.hash, "dataset": dataset.content_hash,

@@ -296,7 +296,9 @@ def build_report(reg: Any, run_id: str) -> RunReport:
     """The run's cells, counted in SQL; a cell below the suite's ``min_pass_rate`` (default 1.0:
     every scored case must pass, as in a test suite) is a failure, an incomplete one only when it
     would fail even if every missing call had passed."""
-    reader = EvalReader(reg.reader)
+    from promptver.evals.store import eval_reader
+
+    reader = eval_reader(reg)  # the database's, or the same queries through a server
     run = reader.run(run_id)
     assert run is not None
     plan = run["plan"]

@@ -20,10 +20,9 @@ from typing import Any
 from promptver.errors import InvalidValue, NotFound, RegistryBusy, RegistryUnavailable, RunIncomplete
 from promptver.evals.plan import Plan, build_plan
 from promptver.evals.runner import BREAKER_FAILURES, Executor, Tally
-from promptver.evals.store import RunStore, environment
+from promptver.evals.store import RunStore, environment, open_store
 from promptver.evals.suites import Suite
 from promptver.services.database import disk_full
-from promptver.storage.eval_reader import EvalReader
 
 DEFAULT_JOBS = {"promptver": 16}  # provider prefix -> default concurrency; others: 8
 
@@ -54,7 +53,7 @@ class Preparation:
     """What ``_prepare`` hands to the run: nothing here has called a model."""
 
     plan: Plan
-    store: RunStore
+    store: RunStore  # or evals/remote_store.RemoteRunStore: the same methods, through a server
     done: set[tuple[str, str, int]]
     attempts: dict[tuple[str, str, int], int]  # errored calls to retry -> their new attempt number
     todo: int
@@ -112,9 +111,9 @@ def _prepare(reg: Any, suite: Suite, resume: str | None, max_cost: float | None,
         plan.only_cases(cases)
     done: set[tuple[str, str, int]] = set()
     attempts: dict[tuple[str, str, int], int] = {}
-    reader = EvalReader(reg.reader)
+    store = open_store(reg, "", plan.scorers)  # the run's id is set below
     if resume:
-        run = reader.run(resume)
+        run = store.find_run(resume)
         if run is None:
             raise NotFound(f"no eval run {resume!r}")
         recorded = run["plan"].get("fingerprint", {})
@@ -128,7 +127,7 @@ def _prepare(reg: Any, suite: Suite, resume: str | None, max_cost: float | None,
                                "start a new run")
         if run.get("kind", "suite") != kind:
             raise InvalidValue(f"run {run['id']} is a {run.get('kind')} run; it cannot be resumed as a {kind} run")
-        for r in reader.results(run["id"]):
+        for r in store.results_of(run["id"]):
             call = (r["pairing_id"], r["case_id"], r["repeat"])
             if r["error"]:
                 attempts[call] = int(r.get("attempt") or 0) + 1
@@ -137,7 +136,8 @@ def _prepare(reg: Any, suite: Suite, resume: str | None, max_cost: float | None,
         run_id = run["id"]
     else:
         run_id = uuid.uuid4().hex[:16]
-    todo, cached, estimate = _survey(plan, reader, done, use_cache)
+    store.run_id = run_id
+    todo, cached, estimate = _survey(plan, store, done, use_cache)
     if max_cost is not None and estimate is not None and estimate > max_cost:
         raise InvalidValue(f"this run would make {todo - cached} model calls costing about ${estimate:.4f}, over "
                            f"--max-cost ${max_cost:.4f}; nothing was called")
@@ -150,7 +150,6 @@ def _prepare(reg: Any, suite: Suite, resume: str | None, max_cost: float | None,
         again = f", {len(attempts)} of them again after an error" if attempts else ""
         announce(Announcement(f"{todo} calls to make ({len(done)} already done{again}): {cached} from the cache, "
                               f"{todo - cached} to the models, estimated cost {cost}", calls=todo))
-    store = RunStore(reg, run_id, plan.scorers)
     if not resume:
         store.record_run(suite=suite.name, suite_hash=suite.hash, kind=kind, suite_content_hash=plan.content.hash,
                          dataset_version_id=plan.dataset.id,
@@ -162,7 +161,7 @@ def _prepare(reg: Any, suite: Suite, resume: str | None, max_cost: float | None,
     return Preparation(plan, store, done, attempts, todo)
 
 
-def _survey(plan: Plan, reader: EvalReader, done: set[tuple[str, str, int]],
+def _survey(plan: Plan, reader: Any, done: set[tuple[str, str, int]],
             use_cache: bool) -> tuple[int, int, float | None]:
     """(calls to make, how many of them the response cache answers, the estimated cost of the rest:
     prompt characters / 4 tokens in, max_tokens (or 256) out, at the model's listed price; None when
@@ -210,7 +209,7 @@ def _stopped(reg: Any, store: RunStore, suite: Suite, exc: RegistryBusy | Regist
     except (RegistryBusy, RegistryUnavailable):
         pass
     try:
-        saved: Any = len(EvalReader(reg.reader).results(store.run_id))
+        saved: Any = len(store.results_of(store.run_id))
     except (RegistryBusy, RegistryUnavailable):
         saved = "the"
     resume = f"`promptver eval {suite.path} --resume {store.run_id}`"

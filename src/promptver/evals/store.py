@@ -43,10 +43,58 @@ def environment() -> dict[str, Any]:
     return env
 
 
+def is_remote(reg: Any) -> bool:
+    """Whether ``reg`` is a registry over HTTP (services/remote.py) rather than a database."""
+    return bool(getattr(reg, "is_remote", False))
+
+
+def eval_reader(reg: Any) -> Any:
+    """The eval read queries of ``reg``: ``EvalReader`` over its database, or the same queries asked of
+    a server (evals/remote_store.py) when ``reg`` is a registry over HTTP."""
+    if is_remote(reg):
+        from promptver.evals.remote_store import RemoteEvalReader
+
+        return RemoteEvalReader(reg)
+    return EvalReader(reg.reader)
+
+
+def dataset_case_ids(reg: Any, dataset_version_id: int) -> list[str]:
+    """The case ids of a stored dataset version, in order."""
+    if is_remote(reg):
+        return list(eval_reader(reg).dataset_case_ids(dataset_version_id))
+    from promptver.storage.reader import DatasetReader
+
+    return [c["id"] for c in DatasetReader(reg.reader).by_id(dataset_version_id)["cases"]]
+
+
+def open_store(reg: Any, run_id: str, scorers: list[Any]) -> Any:
+    """Where a run's results go: the database (``RunStore``), or a server (``RemoteRunStore``: the
+    same methods, over HTTP in batches) when ``reg`` is a registry over HTTP."""
+    if is_remote(reg):
+        from promptver.evals.remote_store import RemoteRunStore
+
+        return RemoteRunStore(reg, run_id, scorers)
+    return RunStore(reg, run_id, scorers)
+
+
 class RunStore:
+    """A run's reads and writes on the registry database. ``RemoteRunStore`` (evals/remote_store.py)
+    has the same methods over a server."""
+
     def __init__(self, reg: Any, run_id: str, scorers: list[Any]) -> None:
         self.reg, self.run_id, self.scorers = reg, run_id, scorers
         self.reader = EvalReader(reg.reader)
+
+    def find_run(self, ref: str) -> dict[str, Any] | None:
+        """A stored run by id or unique prefix (for --resume)."""
+        return self.reader.run(ref)
+
+    def results_of(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's latest attempts (for --resume)."""
+        return self.reader.results(run_id)
+
+    def cached_keys(self, keys: list[str]) -> set[str]:
+        return self.reader.cached_keys(keys)
 
     def cached_response(self, key: str) -> dict[str, Any] | None:
         return self.reader.cached_response(key)

@@ -7,7 +7,7 @@ import os
 
 from fastapi import FastAPI
 
-from promptver.server import errors, routes_admin, routes_datasets, routes_read, routes_write
+from promptver.server import errors, routes_admin, routes_datasets, routes_evals, routes_read, routes_write
 from promptver.server.limits import BodyLimit
 from promptver.server.state import ServerState
 from promptver.storage.location import database_url
@@ -21,7 +21,7 @@ def create_app(url: str | None = None) -> FastAPI:
                   description="Versioned prompts and models, pinned pairings and labels.")
     app.state.promptver = ServerState(url or os.environ.get("PROMPTVER_DB") or database_url())
     errors.install(app)
-    for module in (routes_read, routes_write, routes_admin, routes_datasets):
+    for module in (routes_read, routes_write, routes_admin, routes_datasets, routes_evals):
         app.include_router(module.router)
     app.add_middleware(BodyLimit)
     app.add_middleware(errors.LastResort)  # outside the body limit: it sees every failure

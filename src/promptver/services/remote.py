@@ -247,3 +247,38 @@ class RemoteRegistry:
                 raise errors.NotFound(f"dataset {name!r} has no versions")
             number = int(newest[0]["version"])
         return dict(self._call("GET", f"/v1/datasets/{quote(name, safe='')}/versions/{number}"))
+
+    # -- evals (the routes of server/routes_evals.py; evals/remote_store.py uses them) -------------
+    is_remote = True  # evals/store.py: runs go through the server (RemoteRunStore), not the database
+
+    def fork(self) -> RemoteRegistry:
+        """Another client of the same server with the same token: a run saves its batches on a
+        worker thread, on a connection of its own."""
+        import httpx
+
+        twin = RemoteRegistry.__new__(RemoteRegistry)
+        twin.url, twin._me = self.url, self._me
+        twin._http = httpx.Client(base_url=self.url, headers=dict(self._http.headers), timeout=self._http.timeout)
+        return twin
+
+    def push_dataset(self, name: str, cases: list[dict[str, Any]], digest: str, *, source: str = "",
+                     message: str = "") -> tuple[Any, bool]:
+        """``services.datasets.push`` through the server (which checks ``digest`` against the cases)."""
+        from promptver.services.datasets import DatasetVersion
+
+        data = self._call("POST", "/v1/datasets", json={"name": name, "cases": cases, "content_hash": digest,
+                                                         "source": source, "message": message})
+        return DatasetVersion(data["id"], data["dataset"], data["version"], data["content_hash"], cases,
+                              data.get("source") or "", data.get("message") or "", data.get("author") or "",
+                              parse_iso(data["created_at"]) if data.get("created_at") else None), \
+            data["status"] == "created"
+
+    def eval_call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request to the eval routes (``/v1/evals/...``), errors mapped as every call's."""
+        return self._call(method, "/v1/evals" + path, **kwargs)
+
+    def whoami(self) -> dict[str, Any]:
+        """The token's identity: ``{"name", "role", "fetch_only"}``."""
+        if self._me is None:
+            self._me = self._call("GET", "/v1/me")
+        return dict(self._me)

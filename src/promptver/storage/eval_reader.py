@@ -35,14 +35,26 @@ class EvalReader:
         """The cached responses of those of ``keys`` the cache holds."""
         return {r["key"]: _json(r["response"]) for r in self._cache_rows("key, response", keys)}
 
-    def _cache_rows(self, columns: str, keys: list[str]) -> list[dict[str, Any]]:
+    def _cache_rows(self, columns: str, keys: list[str], actor: str | None = None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         unique = list(dict.fromkeys(keys))
+        # actor: only answers a run of this identity received (a server never serves one user's stored
+        # answers as another's: an editor could otherwise plant answers for everybody's runs)
+        mine = ("" if actor is None else " AND key IN (SELECT r.request_key FROM eval_results r JOIN eval_runs u "
+                "ON u.id = r.run_id WHERE u.actor = :actor AND r.error IS NULL)")
         for start in range(0, len(unique), 500):  # (SQLite's default limit on parameters is 999 or more)
             names = {f"k{i}": key for i, key in enumerate(unique[start:start + 500])}
             found += self.r.rows(f"SELECT {columns} FROM response_cache WHERE key IN "
-                                 f"({', '.join(':' + n for n in names)})", **names)
+                                 f"({', '.join(':' + n for n in names)}){mine}", **names,
+                                 **({} if actor is None else {"actor": actor}))
         return found
+
+    def own_cached_responses(self, keys: list[str], actor: str) -> dict[str, dict[str, Any]]:
+        """``cached_responses``, of the answers runs by ``actor`` received only."""
+        return {r["key"]: _json(r["response"]) for r in self._cache_rows("key, response", keys, actor)}
+
+    def own_cached_keys(self, keys: list[str], actor: str) -> set[str]:
+        return {r["key"] for r in self._cache_rows("key", keys, actor)}
 
     def cached_score(self, key: str) -> dict[str, Any] | None:
         return self.r.row("SELECT value, passed, detail FROM score_cache WHERE key = :key", key=key)

@@ -330,3 +330,25 @@ def test_the_pre_commit_hook_and_the_documented_workflow_run_the_check():
     runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
     assert "promptver sync --check" in runs
     assert any(r.startswith("promptver eval run ") and "--baseline production --markdown report.md" in r for r in runs)
+
+
+def test_sync_where_there_is_nothing_to_sync_is_an_error_not_an_empty_success(cli):
+    assert cli("init", "--no-examples").code == 0
+    result = cli("sync")
+    assert result.code == 2 and "no prompts/ or models/ folder in" in result.stderr
+
+
+def test_through_a_server_the_project_is_not_a_parent_folders_registry(tmp_path, monkeypatch):
+    """A project below a folder with its own .promptver/ once synced that parent's files (0 created, exit 0)."""
+    from promptver.cli.files_cmds import _root
+
+    (tmp_path / ".promptver").mkdir()
+    (tmp_path / ".promptver" / "registry.db").write_bytes(b"")
+    project = tmp_path / "team" / "support"
+    (project / "prompts" / "nested").mkdir(parents=True)
+    (project / ".promptver-sync.json").write_text("{}\n")
+    monkeypatch.chdir(project / "prompts" / "nested")
+    monkeypatch.setenv("PROMPTVER_URL", "http://127.0.0.1:9")
+    assert _root() == project
+    monkeypatch.delenv("PROMPTVER_URL")
+    assert _root() == tmp_path  # locally, the project is where the registry is

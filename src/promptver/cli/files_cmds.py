@@ -18,9 +18,27 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _root() -> Path:
+    """The project folder: where the local registry lives; through a server (PROMPTVER_URL), the
+    nearest folder upward holding the sync state file, else the working directory (a registry of a
+    parent folder is not this project's)."""
+    from promptver.cli.common import through_server
+
+    if through_server():
+        from promptver.services.sync_state import STATE_FILE
+
+        here = Path.cwd()
+        return next((d for d in (here, *here.parents) if (d / STATE_FILE).is_file()), here)
     from promptver.storage.location import project_root
 
     return project_root() or Path.cwd()
+
+
+def _require_files(root: Path) -> None:
+    """Nothing to sync is a mistake of where the command ran, not an empty success."""
+    from promptver.services.sync import FOLDERS
+
+    if not any((root / folder).is_dir() for folder in FOLDERS.values()):
+        raise UsageError(f"no prompts/ or models/ folder in {root}: run sync in the project folder")
 
 
 def register(root: typer.Typer) -> None:
@@ -48,6 +66,7 @@ def register(root: typer.Typer) -> None:
         if check and (force or dry_run or message):
             raise UsageError("sync --check writes nothing: it takes no --force, --dry-run or --message")
         root = _root()
+        _require_files(root)
         with registry() as reg:
             if check:
                 entries = sync_service.check(reg, root)

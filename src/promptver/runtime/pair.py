@@ -98,6 +98,9 @@ class PinnedPair:
         The pinned model id and messages win over a param of the same name. ``api_base`` and
         ``api_key`` are set when the endpoint is not the provider's own (``endpoint()``): the declared
         endpoint's URL and key, or the stored URL with a placeholder key (``KEYLESS``)."""
+        return self._bound(self._unbound(variables, kwargs), self.endpoint())
+
+    def _unbound(self, variables: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         call: dict[str, Any] = {"model": self.model.model, "messages": self.render(variables, **kwargs)}
         for key, value in self.model.params.items():
             if key not in call:
@@ -108,7 +111,7 @@ class PinnedPair:
             call["response_format"] = copy.deepcopy(self.prompt.response_format)
         extra = call.get("metadata")
         call["metadata"] = {**(extra if isinstance(extra, dict) else {}), **self.metadata}
-        return self._bound(call)
+        return call
 
     def endpoint(self) -> Any:
         """Where this pair's calls go and which key they carry (providers/endpoints.py): the
@@ -124,11 +127,11 @@ class PinnedPair:
         """This pair, with endpoints its app declared in code."""
         return self if declarations == self.declarations else replace(self, declarations=declarations)
 
-    def _bound(self, call: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _bound(call: dict[str, Any], where: Any) -> dict[str, Any]:
         """The call with its endpoint's URL and key: never the environment's provider key for a URL
         that stored data names (litellm would send ``OPENAI_API_KEY`` to any ``api_base``)."""
         call.pop("endpoint", None)
-        where = self.endpoint()
         if where.credential != "provider" and where.source != "builtin":
             call["api_base"] = where.url
             call["api_key"] = where.api_key()
@@ -154,9 +157,10 @@ class PinnedPair:
               kwargs: dict[str, Any]) -> dict[str, Any]:
         from promptver.runtime import calls
 
-        call = calls.with_options(self.completion_kwargs(variables, **kwargs), options, self.pairing_id)
+        where = self.endpoint()  # once per call: declarations are read once
+        call = calls.with_options(self._bound(self._unbound(variables, kwargs), where), options, self.pairing_id)
         if "api_key" not in call:  # the provider's own key: say so if it is missing, before any call
-            self.endpoint().require_key(self.model.model)
+            where.require_key(self.model.model)
         return call
 
     def _where(self) -> str:
